@@ -1,0 +1,50 @@
+# Two commands do all the set-up: `make lab` and `make test` (see README.md).
+# Both create .venv when it is missing: torch first, then this project with its dev extra.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build on the course machines; override for a CUDA machine, e.g.
+#   make lab TORCH_SPEC="torch>=2.3,<3"
+TORCH_SPEC ?= torch==2.13.0
+# Notebook kernels: quick mode, one BLAS thread each, no progress bars, no network for datasets.
+TEST_ENV := COURSE_QUICK=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 \
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 MPLBACKEND=Agg
+PYTEST_ARGS ?=
+
+.PHONY: lab test lint unit notebooks doctor exercises clean-venv
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $@
+
+lab: $(BIN)/.installed
+	$(BIN)/course doctor
+	$(BIN)/jupyter lab notebooks/
+
+test: $(BIN)/.installed lint
+	$(BIN)/course exercises check
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/nbstripout --verify notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb
+
+unit: $(BIN)/.installed
+	$(TEST_ENV) $(BIN)/pytest tests -m "not slow"
+
+notebooks: $(BIN)/.installed
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS) notebooks solutions
+
+doctor: $(BIN)/.installed
+	$(BIN)/course doctor
+
+exercises: $(BIN)/.installed
+	$(BIN)/course exercises build
+
+clean-venv:
+	rm -rf $(VENV)

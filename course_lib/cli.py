@@ -1,0 +1,129 @@
+"""The ``course`` command: ``doctor``, ``data list|fetch``, ``exercises build|check``, ``grade``.
+
+Each subcommand is a thin wrapper over a library function, so everything it does can also be
+called from Python (and is tested that way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import sys
+from pathlib import Path
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import torch
+
+    from course_lib import corpora, device
+
+    print(f"python      {platform.python_version()} ({sys.executable})")
+    for package in ("torch", "numpy", "datasets", "matplotlib", "ipywidgets", "jupyterlab",
+                    "nbclient", "sacrebleu", "tokenizers", "course-lib"):
+        try:
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            version = "MISSING"
+        print(f"{package:<11} {version}")
+    healthy = True
+    try:
+        dev = device.get_device()
+        print(f"device      {device.describe(dev)} (available: {', '.join(device.available_devices())})")
+    except (RuntimeError, ValueError) as error:
+        healthy = False
+        print(f"device      PROBLEM: {error}")
+    print(f"threads     torch {torch.get_num_threads()}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(f"quick mode  {device.quick_mode()} (COURSE_QUICK)")
+    print(f"data mirror {os.environ.get('COURSE_DATA_DIR') or 'unset (COURSE_DATA_DIR)'}")
+    print(f"cache       {corpora.cache_dir()}")
+    for name, state in corpora.availability().items():
+        print(f"  corpus {name:<16} {state}")
+    print("healthy" if healthy else "NOT healthy: see PROBLEM lines above")
+    return 0 if healthy else 1
+
+
+def _data_list(args: argparse.Namespace) -> int:
+    from course_lib import corpora
+
+    for name, corpus in corpora.CORPORA.items():
+        print(f"{name:<16} {corpus.description}")
+        print(f"{'':<16} licence: {corpus.licence}")
+    return 0
+
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    from course_lib import corpora
+
+    names = list(corpora.CORPORA) if args.name == "all" else [args.name]
+    for name in names:
+        if name not in corpora.CORPORA:
+            print(f"Unknown corpus {name!r}. Known corpora: {', '.join(corpora.CORPORA)}, or 'all'.",
+                  file=sys.stderr)
+            return 2
+    for name in names:
+        corpora.fetch(name, log=print)
+    return 0
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    from course_lib.grading import generate
+
+    if args.action == "build":
+        written = generate.build_all(Path(args.solutions), Path(args.exercises))
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    problems = generate.check_all(Path(args.solutions), Path(args.exercises))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print("Run `course exercises build` and commit exercises/.", file=sys.stderr)
+        return 1
+    print("exercises/ matches solutions/; no solution code or hidden test leaked")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from course_lib.grading import grader
+
+    return grader.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    doctor = commands.add_parser("doctor", help="check the environment, devices and corpora")
+    doctor.set_defaults(run=_doctor)
+
+    data = commands.add_parser("data", help="list or fetch the course corpora")
+    data_commands = data.add_subparsers(dest="action", required=True)
+    data_commands.add_parser("list", help="the known corpora").set_defaults(run=_data_list)
+    fetch = data_commands.add_parser("fetch", help="download (or copy from COURSE_DATA_DIR) and verify")
+    fetch.add_argument("name", help="a corpus name (see `course data list`) or 'all'")
+    fetch.set_defaults(run=_data_fetch)
+
+    exercises = commands.add_parser("exercises", help="generate or check the student notebooks")
+    exercises.add_argument("action", choices=["build", "check"])
+    exercises.add_argument("--solutions", default="solutions", help="folder of instructor sources")
+    exercises.add_argument("--exercises", default="exercises", help="folder of student notebooks")
+    exercises.set_defaults(run=_exercises)
+
+    grade = commands.add_parser("grade", help="grade submissions (see exercises/README.md)")
+    from course_lib.grading import grader
+
+    grader.add_arguments(grade)
+    grade.set_defaults(run=_grade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
