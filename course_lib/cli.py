@@ -63,9 +63,14 @@ def _data_fetch(args: argparse.Namespace) -> int:
             print(f"Unknown corpus {name!r}. Known corpora: {', '.join(corpora.CORPORA)}, or 'all'.",
                   file=sys.stderr)
             return 2
+    failed = 0
     for name in names:
-        corpora.fetch(name, log=print)
-    return 0
+        try:
+            corpora.fetch(name, log=print)
+        except corpora.CorpusError as error:
+            print(f"FAILED {name}: {error}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 def _exercises(args: argparse.Namespace) -> int:

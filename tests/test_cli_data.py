@@ -1,0 +1,44 @@
+"""`course data list|fetch`, run in-process through `cli.main` (what the `course` script calls)."""
+
+import os
+
+import pytest
+
+from course_lib import cli, corpora
+
+needs_mirror = pytest.mark.skipif(not os.environ.get("COURSE_DATA_DIR"),
+                                  reason="set COURSE_DATA_DIR to the corpus mirror")
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_data_list_prints_every_corpus_with_description_and_licence(capsys):
+    assert cli.main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name, corpus in corpora.CORPORA.items():
+        assert name in out and corpus.description in out and corpus.licence in out
+
+
+@needs_mirror
+def test_data_fetch_all_verifies_every_mirror_file(capsys, empty_cache):
+    assert cli.main(["data", "fetch", "all"]) == 0
+    verified = [line.removeprefix("verified mirror file ")
+                for line in capsys.readouterr().out.splitlines()
+                if line.startswith("verified mirror file ")]
+    expected = [os.path.join(os.environ["COURSE_DATA_DIR"], corpus_file.path)
+                for corpus in corpora.CORPORA.values() for corpus_file in corpus.files]
+    assert [os.path.abspath(line) for line in verified] == [os.path.abspath(p) for p in expected]
+    assert not empty_cache.exists()  # everything came from the mirror: nothing downloaded
+
+
+def test_data_fetch_unknown_name_fails_listing_known_names(capsys, empty_cache):
+    assert cli.main(["data", "fetch", "nosuch"]) != 0
+    err = capsys.readouterr().err
+    assert "nosuch" in err
+    for name in corpora.CORPORA:
+        assert name in err
+    assert not empty_cache.exists()
