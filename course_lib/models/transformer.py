@@ -1,0 +1,302 @@
+"""Transformers: an encoder-decoder for translation and a decoder-only GPT, with a KV cache.
+
+The building blocks (masks, attention, positions, pre-norm blocks) live in
+``course_lib.models.attention_blocks`` and are re-exported here.
+
+Shape letters: B batch, S source length, T target/time, D model dim (``embed_dim``),
+V vocabulary, heads attention heads, Dh = D // heads. Masks are bool, True = may attend.
+
+Interfaces shared with the rest of the course:
+
+- ``GPT.forward(tokens (B, T)) -> logits (B, T, V)``, with a ``block_size`` attribute, like
+  every language model; ``course_lib.decoding.generate`` crops the context to it.
+- ``GPT.step(tokens, cache) -> (logits, cache)`` runs new positions after a ``KVCache``.
+  ``CachedGPT(gpt)`` (or ``gpt.cached()``) wraps it as a recurrent model,
+  ``forward(tokens, state=None) -> (logits, state)``, so ``decoding.generate`` feeds the
+  prompt once and then one token at a time: same outputs as the uncached model, each new
+  token costing one position instead of the whole context.
+- ``TransformerSeq2Seq.forward(src (B, S), tgt_in (B, T)) -> logits (B, T, V)``;
+  ``encode(src) -> EncoderOutput`` once, then ``decode(tgt_in, encoded) -> logits`` per step,
+  for greedy and beam search.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from course_lib.models.attention_blocks import (
+    DecoderBlock,
+    FeedForward,
+    LearnedPositionalEmbedding,
+    MultiHeadAttention,
+    SinusoidalPositionalEncoding,
+    TransformerBlock,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+    sinusoidal_positions,
+)
+
+__all__ = [
+    "GPT", "CachedGPT", "DecoderBlock", "EncoderOutput", "FeedForward", "KVCache",
+    "LearnedPositionalEmbedding", "MultiHeadAttention", "SinusoidalPositionalEncoding",
+    "TransformerBlock", "TransformerSeq2Seq", "causal_mask", "padding_mask",
+    "scaled_dot_product_attention", "sinusoidal_positions",
+]
+
+
+def _check_tokens(tokens: torch.Tensor, max_len: int, name: str, limit_name: str) -> None:
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
+        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+        raise ValueError(f"{name} must be a 2-D tensor of token ids (B, T); got {shape}")
+    if tokens.dtype not in (torch.long, torch.int32):
+        raise TypeError(f"{name} must hold integer token ids (torch.long); got {tokens.dtype}")
+    if tokens.shape[1] > max_len:
+        raise ValueError(
+            f"{name} has {tokens.shape[1]} positions but the model's {limit_name} is {max_len}: "
+            f"crop it (e.g. tokens[:, -{max_len}:]) or build the model with a larger {limit_name}"
+        )
+
+
+class EncoderOutput(NamedTuple):
+    """What ``TransformerSeq2Seq.encode`` returns and ``decode`` reads.
+
+    A tuple of batch-first tensors, so beam search can repeat or reorder it with ``select``.
+    """
+
+    memory: torch.Tensor  # (B, S, D) encoder states
+    src_mask: torch.Tensor  # (B, S) bool, True at real source tokens
+
+    def select(self, index: torch.Tensor) -> EncoderOutput:
+        """The rows ``index`` (B',) of the batch, e.g. each source repeated once per beam."""
+        return EncoderOutput(self.memory[index], self.src_mask[index])
+
+
+class TransformerSeq2Seq(nn.Module):
+    """The encoder-decoder Transformer (Vaswani et al., 2017) with pre-norm blocks.
+
+    Token embeddings are scaled by √D and added to sinusoidal positions; the output layer
+    shares its weights with the target embedding. Padded source positions (``pad_id``) are
+    never attended to. Target sequences must be right-padded: causal self-attention then
+    keeps real positions from ever seeing the padding after them.
+    """
+
+    def __init__(
+        self,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        embed_dim: int = 256,
+        num_heads: int = 4,
+        num_layers: int = 3,
+        ff_dim: int = 1024,
+        dropout: float = 0.1,
+        pad_id: int = 0,
+        max_len: int = 256,
+    ):
+        super().__init__()
+        self.embed_dim, self.pad_id, self.max_len = embed_dim, pad_id, max_len
+        self.src_embedding = nn.Embedding(src_vocab_size, embed_dim, padding_idx=pad_id)
+        self.tgt_embedding = nn.Embedding(tgt_vocab_size, embed_dim, padding_idx=pad_id)
+        self.positions = SinusoidalPositionalEncoding(max_len, embed_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.encoder = nn.ModuleList(
+            TransformerBlock(embed_dim, num_heads, ff_dim, dropout) for _ in range(num_layers)
+        )
+        self.encoder_norm = nn.LayerNorm(embed_dim)
+        self.decoder = nn.ModuleList(
+            DecoderBlock(embed_dim, num_heads, ff_dim, dropout) for _ in range(num_layers)
+        )
+        self.decoder_norm = nn.LayerNorm(embed_dim)
+        self.output = nn.Linear(embed_dim, tgt_vocab_size, bias=False)
+        for embedding in (self.src_embedding, self.tgt_embedding):
+            nn.init.normal_(embedding.weight, std=embed_dim**-0.5)  # x √D: unit-variance inputs
+            nn.init.zeros_(embedding.weight[pad_id])
+        self.output.weight = self.tgt_embedding.weight  # weight tying
+
+    def _embed(self, embedding: nn.Embedding, tokens: torch.Tensor) -> torch.Tensor:
+        x = embedding(tokens) * math.sqrt(self.embed_dim)  # (B, L, D)
+        return self.dropout(self.positions(x))
+
+    def encode(self, src: torch.Tensor) -> EncoderOutput:
+        """Encode ``src`` (B, S) once: ``EncoderOutput(memory (B, S, D), src_mask (B, S))``."""
+        _check_tokens(src, self.max_len, "src", "max_len")
+        src_mask = padding_mask(tokens=src, pad_id=self.pad_id)  # (B, S)
+        x = self._embed(self.src_embedding, src)
+        for block in self.encoder:
+            x, _ = block(x, key_padding_mask=src_mask)
+        return EncoderOutput(self.encoder_norm(x), src_mask)
+
+    def decode(self, tgt_in: torch.Tensor, encoded: EncoderOutput) -> torch.Tensor:
+        """Next-token logits (B, T, V) for the target prefix ``tgt_in`` (B, T) given ``encoded``."""
+        _check_tokens(tgt_in, self.max_len, "tgt_in", "max_len")
+        x = self._embed(self.tgt_embedding, tgt_in)
+        for block in self.decoder:
+            x, _, _ = block(x, encoded.memory, encoded.src_mask)
+        return self.output(self.decoder_norm(x))  # (B, T, V)
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: logits (B, T, V) predicting ``tgt_in`` shifted left by one."""
+        return self.decode(tgt_in, self.encode(src))
+
+    @torch.no_grad()
+    def attention_maps(self, src: torch.Tensor, tgt_in: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """Attention weights per layer, no gradients: ``{"encoder": [(B, heads, S, S)] * layers,
+        "decoder": [(B, heads, T, T)] * layers, "cross": [(B, heads, T, S)] * layers}``."""
+        _check_tokens(src, self.max_len, "src", "max_len")
+        _check_tokens(tgt_in, self.max_len, "tgt_in", "max_len")
+        maps: dict[str, list[torch.Tensor]] = {"encoder": [], "decoder": [], "cross": []}
+        src_mask = padding_mask(tokens=src, pad_id=self.pad_id)
+        x = self._embed(self.src_embedding, src)
+        for block in self.encoder:
+            x, weights = block(x, key_padding_mask=src_mask, need_weights=True)
+            maps["encoder"].append(weights)
+        memory = self.encoder_norm(x)
+        y = self._embed(self.tgt_embedding, tgt_in)
+        for block in self.decoder:
+            y, self_weights, cross_weights = block(y, memory, src_mask, need_weights=True)
+            maps["decoder"].append(self_weights)
+            maps["cross"].append(cross_weights)
+        return maps
+
+
+class KVCache(NamedTuple):
+    """Everything a GPT needs to continue a sequence without recomputing it.
+
+    A tuple of batch-first tensors (so beam search can reorder it with ``select``); a
+    ``GPT.step`` returns a new one and never changes the one it was given.
+    """
+
+    tokens: torch.Tensor  # (B, L) the tokens seen so far
+    keys: tuple[torch.Tensor, ...]  # per layer (B, heads, L, Dh)
+    values: tuple[torch.Tensor, ...]  # per layer (B, heads, L, Dh)
+
+    @property
+    def length(self) -> int:
+        return self.tokens.shape[1]
+
+    def select(self, index: torch.Tensor) -> KVCache:
+        """The rows ``index`` (B',) of the batch."""
+        return KVCache(
+            self.tokens[index], tuple(k[index] for k in self.keys), tuple(v[index] for v in self.values)
+        )
+
+
+class GPT(nn.Module):
+    """A decoder-only Transformer language model in the style of GPT-2 / nanoGPT.
+
+    Token plus learned position embeddings, ``num_layers`` pre-norm causal blocks (MLP width
+    4D, GELU), a final LayerNorm and an output layer tied to the token embedding. Weights are
+    initialised N(0, 0.02), the projections that write into the residual stream with
+    0.02 / √(2 · num_layers) so the stream's variance does not grow with depth.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int,
+        embed_dim: int,
+        num_heads: int,
+        num_layers: int,
+        dropout: float = 0.0,
+        bias: bool = False,
+    ):
+        super().__init__()
+        self.block_size = block_size
+        self.token_embedding = nn.Embedding(vocab_size, embed_dim)
+        self.positions = LearnedPositionalEmbedding(block_size, embed_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(embed_dim, num_heads, 4 * embed_dim, dropout, bias)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(embed_dim, bias=bias)
+        self.lm_head = nn.Linear(embed_dim, vocab_size, bias=False)
+        self.lm_head.weight = self.token_embedding.weight  # weight tying
+        self.apply(self._init_weights)
+        for block in self.blocks:  # residual projections
+            for proj in (block.attn.out_proj, block.ff.proj):
+                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * num_layers))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Next-token logits (B, T, V) for ``tokens`` (B, T), T <= block_size."""
+        _check_tokens(tokens, self.block_size, "tokens", "block_size")
+        x = self.dropout(self.positions(self.token_embedding(tokens)))  # (B, T, D)
+        for block in self.blocks:
+            x, _ = block(x, is_causal=True)
+        return self.lm_head(self.norm(x))  # (B, T, V)
+
+    def step(self, tokens: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
+        """Logits (B, T, V) for new ``tokens`` (B, T) that follow ``cache``, and the new cache.
+
+        Equal to ``forward`` on the whole sequence so far, cropped to its last
+        ``block_size`` tokens, at the last T positions. Positions are absolute, so once the
+        sequence outgrows ``block_size`` the window slides, every position changes and the
+        last ``block_size`` tokens are recomputed without the cache.
+        """
+        _check_tokens(tokens, self.block_size, "tokens", "block_size")
+        past_len = 0 if cache is None else cache.length
+        if cache is not None and cache.tokens.shape[0] != tokens.shape[0]:
+            raise ValueError(f"tokens has batch {tokens.shape[0]} but the cache {cache.tokens.shape[0]}")
+        if past_len + tokens.shape[1] > self.block_size:
+            window = torch.cat([cache.tokens, tokens], dim=1)[:, -self.block_size :]
+            logits, new_cache = self.step(window)
+            return logits[:, -tokens.shape[1] :], new_cache
+        x = self.token_embedding(tokens)
+        x = self.dropout(self.positions(x, offset=past_len))  # (B, T, D)
+        keys, values = [], []
+        for layer, block in enumerate(self.blocks):
+            past = None if cache is None else (cache.keys[layer], cache.values[layer])
+            x, (k, v) = block.forward_cached(x, past)  # k, v: (B, heads, past_len + T, Dh)
+            keys.append(k)
+            values.append(v)
+        seen = tokens if cache is None else torch.cat([cache.tokens, tokens], dim=1)
+        return self.lm_head(self.norm(x)), KVCache(seen, tuple(keys), tuple(values))
+
+    def cached(self) -> CachedGPT:
+        """This model as a recurrent one for ``decoding.generate``; see ``CachedGPT``."""
+        return CachedGPT(self)
+
+    @torch.no_grad()
+    def attention_maps(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """Attention weights (B, heads, T, T) of every layer, from the from-scratch path."""
+        _check_tokens(tokens, self.block_size, "tokens", "block_size")
+        x = self.dropout(self.positions(self.token_embedding(tokens)))
+        maps = []
+        for block in self.blocks:
+            x, weights = block(x, is_causal=True, need_weights=True)
+            maps.append(weights)
+        return maps
+
+
+class CachedGPT(nn.Module):
+    """A GPT behind the recurrent interface: ``forward(tokens, state=None) -> (logits, state)``.
+
+    The state is a ``KVCache``. Call it once with the prompt (B, T) and ``state=None``, then
+    with each new token (B, 1) and the returned state: the logits equal the uncached GPT's
+    on the context so far (cropped to ``block_size`` as ``decoding.generate`` does). A prompt
+    longer than ``block_size`` is cropped to its last ``block_size`` tokens and only their
+    logits are returned. Shares its parameters with the wrapped GPT; has no ``block_size``
+    attribute on purpose, since it crops by itself.
+    """
+
+    def __init__(self, gpt: GPT):
+        super().__init__()
+        self.gpt = gpt
+
+    def forward(
+        self, tokens: torch.Tensor, state: KVCache | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
+        if state is None and tokens.dim() == 2 and tokens.shape[1] > self.gpt.block_size:
+            tokens = tokens[:, -self.gpt.block_size :]
+        return self.gpt.step(tokens, state)
