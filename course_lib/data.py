@@ -5,6 +5,7 @@ Shape letters used in comments: B batch, T time (target), S source.
 
 from __future__ import annotations
 
+import numbers
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
@@ -69,18 +70,25 @@ def make_collate(pad_id: int) -> Callable[[list], Batch]:
 
     def collate(examples: list) -> Batch:
         first = examples[0]
-        if isinstance(first, (tuple, list)) and len(first) == 2 and not isinstance(first[0], int):
+        if isinstance(first, (tuple, list)) and len(first) == 2 and not _is_int(first[0]):
             left = [e[0] for e in examples]
             right = [e[1] for e in examples]
             src, src_lengths, src_mask = pad_sequences(left, pad_id)
-            if isinstance(right[0], int):
-                return Batch(src, src_lengths, src_mask, labels=torch.tensor(right))
+            if _is_int(right[0]):
+                return Batch(src, src_lengths, src_mask, labels=torch.tensor([int(r) for r in right]))
             tgt, tgt_lengths, tgt_mask = pad_sequences(right, pad_id)
             return Batch(src, src_lengths, src_mask, tgt, tgt_lengths, tgt_mask)
         src, src_lengths, src_mask = pad_sequences(examples, pad_id)
         return Batch(src, src_lengths, src_mask)
 
     return collate
+
+
+def _is_int(value) -> bool:
+    """A Python or NumPy integer, or a 0-d integer tensor (a class label, not a sequence)."""
+    if isinstance(value, torch.Tensor):
+        return value.dim() == 0 and not value.is_floating_point()
+    return isinstance(value, numbers.Integral)
 
 
 class BucketSampler(Sampler[list[int]]):
@@ -185,8 +193,10 @@ class LMWindows(Dataset):
                 f"The stream has {len(self.ids)} tokens, too few for one window of "
                 f"block_size={block_size} plus its target; use a smaller block_size"
             )
+        if stride is not None and stride < 1:
+            raise ValueError(f"stride must be >= 1 (or None for block_size), got {stride}")
         self.block_size = block_size
-        self.stride = stride or block_size
+        self.stride = block_size if stride is None else stride
 
     def __len__(self) -> int:
         return (len(self.ids) - self.block_size - 1) // self.stride + 1

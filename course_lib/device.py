@@ -72,7 +72,8 @@ def autocast(device: torch.device | str, enabled: bool = True):
     training loop runs everywhere and CPU results stay exact float32.
     """
     device = torch.device(device)
-    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
+    # Native bfloat16 only (Ampere+): on older GPUs (T4, V100) it is emulated and slow.
+    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False):
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

@@ -64,6 +64,8 @@ class Vocab:
             )
         if min_freq < 1:
             raise ValueError(f"min_freq must be >= 1, got {min_freq}")
+        if max_size is not None and max_size < 0:
+            raise ValueError(f"max_size must be >= 0 (or None for no cap), got {max_size}")
         counts: Counter[str] = Counter()
         for sequence in sequences:
             counts.update(sequence)

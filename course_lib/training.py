@@ -1,0 +1,475 @@
+"""One training loop for every neural model of the course, with checkpoints that resume exactly.
+
+``train(model, loss_fn, batches, config)`` runs AdamW with warm-up and optional cosine decay,
+gradient clipping, periodic evaluation and checkpoints. The loop itself is short enough to
+read in a lecture; checkpoints, batch cycling and random-number state live in small helpers
+below it. A run that is interrupted and resumed from its checkpoint ends bit-identical (on
+the CPU) to one that was never interrupted: the checkpoint holds the model, the optimizer,
+the step, the ``History``, every random-number generator and the position in the data.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from course_lib.device import autocast, seed_everything
+
+LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run.
+
+    The learning rate rises linearly to ``lr`` over ``warmup_steps``, then stays at ``lr``
+    or, when ``min_lr`` is set, follows a cosine down to ``min_lr`` at ``max_steps``.
+    ``grad_clip=None`` turns clipping off. Evaluation runs every ``eval_every`` steps and
+    after the last one; a checkpoint is written every ``checkpoint_every`` steps and after the
+    last one (when ``checkpoint_path`` is set). ``log_every`` only sets how often the progress
+    bar shows the mean recent loss. ``amp`` enables bfloat16 autocast on CUDA (never on CPU).
+    """
+
+    max_steps: int
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    min_lr: float | None = None
+    grad_clip: float | None = 1.0
+    eval_every: int | None = None
+    log_every: int = 10
+    checkpoint_path: str | Path | None = None
+    checkpoint_every: int | None = None
+    seed: int = 0
+    amp: bool = True
+    progress: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be an int >= 1, got {self.max_steps!r}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.min_lr is not None and not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"min_lr must lie in [0, lr={self.lr}], got {self.min_lr}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError(f"grad_clip must be > 0 (or None for no clipping), got {self.grad_clip}")
+        for name in ("eval_every", "log_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 (or None), got {value}")
+        if self.checkpoint_every is not None and self.checkpoint_path is None:
+            raise ValueError("checkpoint_every is set but checkpoint_path is not: set both")
+
+
+@dataclass
+class History:
+    """What a run recorded: the training loss and learning rate of every step, evaluations.
+
+    ``evals`` maps a step to the metrics ``eval_fn`` returned after it. ``seconds`` is the
+    wall time spent training (summed over resumed runs); two histories compare equal when
+    everything but the wall time is equal.
+    """
+
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    evals: dict[int, dict[str, float]] = field(default_factory=dict)
+    seconds: float = field(default=0.0, compare=False)
+
+    def metric(self, name: str) -> tuple[list[int], list[float]]:
+        """``(steps, values)`` of ``"train_loss"`` or of one of the evaluation metrics."""
+        if name == "train_loss":
+            return list(self.steps), list(self.train_loss)
+        steps = [step for step, metrics in self.evals.items() if name in metrics]
+        if not steps:
+            known = sorted({"train_loss"}.union(*self.evals.values()))
+            raise KeyError(f"No metric {name!r} in this history; it has {known}")
+        return steps, [self.evals[step][name] for step in steps]
+
+    def last(self, name: str) -> float:
+        """The most recent value of a metric."""
+        return self.metric(name)[1][-1]
+
+    def best(self, name: str, higher_is_better: bool = False) -> float:
+        """The lowest value of a metric (the highest with ``higher_is_better=True``)."""
+        values = self.metric(name)[1]
+        return max(values) if higher_is_better else min(values)
+
+    def curves(self, metrics: Iterable[str] | None = None) -> dict[str, tuple[list[int], list[float]]]:
+        """The training loss and the given eval metrics (default: those ending in ``loss``)."""
+        if metrics is None:
+            names = {name for values in self.evals.values() for name in values}
+            metrics = sorted(name for name in names if name.endswith("loss"))
+        return {name: self.metric(name) for name in ["train_loss", *metrics]}
+
+    def plot(self, ax=None, metrics: Iterable[str] | None = None, log_y: bool = False):
+        """Plot the curves against the step with ``plotting.plot_losses``; returns the Axes."""
+        from course_lib.plotting import plot_losses
+
+        return plot_losses(self.curves(metrics), ax=ax, log_y=log_y)
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """The learning rate of update number ``step`` (1 to ``max_steps``): warm-up, then decay."""
+    if step <= config.warmup_steps:
+        return config.lr * step / config.warmup_steps
+    if config.min_lr is None:
+        return config.lr
+    progress = min(1.0, (step - config.warmup_steps) / (config.max_steps - config.warmup_steps))
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def default_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with the config's settings; weight decay only on parameters with >= 2 dims.
+
+    As in nanoGPT, matrices (linear and embedding weights) are decayed, while biases and
+    normalisation gains are not: shrinking them toward zero does not regularise anything.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+
+
+def train(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    batches: Iterable | Callable[[], Any],
+    config: TrainConfig,
+    eval_fn: Callable[[torch.nn.Module], Mapping[str, float]] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    resume: bool = False,
+    after_step: Callable[[torch.nn.Module], None] | None = None,
+) -> History:
+    """Train ``model`` for ``config.max_steps`` updates of ``loss_fn(model, batch)``.
+
+    ``batches`` is a re-iterable (a DataLoader or a list, cycled epoch after epoch) or a
+    zero-argument function that returns a batch. Batches are moved to the model's device.
+    ``eval_fn(model) -> {name: value}`` runs in eval mode without gradients, and does not
+    disturb the training's random numbers. With ``resume=True`` training continues from
+    ``config.checkpoint_path`` when that file exists (so the same call starts and resumes);
+    without it, an existing checkpoint file is overwritten.
+    A fresh run seeds Python, NumPy and PyTorch with ``config.seed``. The learning rate of
+    every parameter group is set by ``lr_at`` at each step, also for a given ``optimizer``.
+    ``after_step(model)``, when given, runs after every optimizer step (e.g. a max-norm
+    constraint on some weights).
+    """
+    device = _device_of(model)
+    optimizer = optimizer if optimizer is not None else default_optimizer(model, config)
+    stream = _batch_stream(batches)
+    history, start = History(), 0
+    if resume and _checkpoint_exists(config):
+        history, start = _load_for_resume(config.checkpoint_path, model, optimizer, stream)
+    else:
+        seed_everything(config.seed)
+    seconds_before, started = history.seconds, time.perf_counter()
+    model.train()
+    bar = tqdm(range(start + 1, config.max_steps + 1), initial=start, total=config.max_steps,
+               desc="train", disable=_progress_disabled(config))
+    for step in bar:
+        lr = lr_at(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = _to_device(next(stream), device)
+        with autocast(device, enabled=config.amp):
+            loss = loss_fn(model, batch)
+        value = _checked_loss(loss, step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        if after_step is not None:
+            after_step(model)
+        history.steps.append(step)
+        history.train_loss.append(value)
+        history.lr.append(lr)
+        if eval_fn is not None and _is_due(step, config.eval_every, config.max_steps):
+            history.evals[step] = _run_eval(eval_fn, model)
+        if config.checkpoint_path is not None and _is_due(step, config.checkpoint_every, config.max_steps):
+            history.seconds = seconds_before + time.perf_counter() - started
+            _save_checkpoint(config, model, optimizer, step, history, stream)
+        if step % config.log_every == 0:
+            bar.set_postfix(loss=f"{np.mean(history.train_loss[-config.log_every:]):.3f}")
+    history.seconds = seconds_before + time.perf_counter() - started
+    return history
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    batches: Iterable | Callable[[], Any],
+    max_batches: int | None = None,
+    amp: bool = True,
+) -> float:
+    """The mean of ``loss_fn`` over ``batches`` (at most ``max_batches``), without gradients.
+
+    The model runs in eval mode and gets its previous mode back. A function as ``batches``
+    needs ``max_batches``. Each batch counts equally, whatever its size.
+    """
+    if callable(batches):
+        if max_batches is None:
+            raise ValueError("evaluate_loss with a batch function needs max_batches")
+        make_batch = batches
+        batches = (make_batch() for _ in range(max_batches))
+    device, was_training = _device_of(model), model.training
+    model.eval()
+    losses = []
+    try:
+        for batch in batches:
+            if max_batches is not None and len(losses) >= max_batches:
+                break
+            with autocast(device, enabled=amp):
+                losses.append(_checked_loss(loss_fn(model, _to_device(batch, device)), None))
+    finally:
+        model.train(was_training)
+    if not losses:
+        raise ValueError("evaluate_loss got no batches: pass a non-empty loader or list")
+    return float(np.mean(losses))
+
+
+def load_checkpoint(
+    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
+) -> History:
+    """Load a checkpoint written by ``train`` into ``model`` (and ``optimizer``); its History."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    return History(**checkpoint["history"])
+
+
+# --- Helpers: devices, losses, evaluation ------------------------------------------------
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(
+            f"{type(model).__name__} has no trainable parameters: nothing to train "
+            "(did you forget to register layers as attributes, or freeze them all?)"
+        )
+    return params[0].device
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    """Move a Batch, a tensor, or a tuple/list/dict of them; leave anything else alone."""
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(item, device) for item in batch)
+    if isinstance(batch, dict):
+        return {key: _to_device(value, device) for key, value in batch.items()}
+    return batch.to(device) if hasattr(batch, "to") else batch
+
+
+def _checked_loss(loss: Any, step: int | None) -> float:
+    where = f" at step {step}" if step is not None else ""
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"loss_fn must return a torch.Tensor, got {type(loss).__name__}")
+    if loss.dim() != 0:
+        raise ValueError(
+            f"loss_fn must return a scalar loss, got shape {tuple(loss.shape)}{where}; "
+            "average it (e.g. F.cross_entropy with the default reduction='mean')"
+        )
+    value = loss.item()
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"The loss is {value}{where}; lower lr, or enable grad_clip (e.g. 1.0)"
+        )
+    return value
+
+
+def _run_eval(eval_fn: Callable, model: torch.nn.Module) -> dict[str, float]:
+    """Evaluate in eval mode, without gradients, leaving the training's RNG streams untouched."""
+    was_training, saved = model.training, _rng_state([])
+    model.eval()
+    try:
+        with torch.no_grad():
+            metrics = eval_fn(model)
+    finally:
+        model.train(was_training)
+        _set_rng_state(saved, [])
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"eval_fn must return a dict of metrics, got {type(metrics).__name__}")
+    return {str(name): float(value) for name, value in metrics.items()}
+
+
+def _is_due(step: int, every: int | None, max_steps: int) -> bool:
+    return step == max_steps or (every is not None and step % every == 0)
+
+
+def _progress_disabled(config: TrainConfig) -> bool:
+    # tqdm reads TQDM_DISABLE once, at import time; read it at every call instead.
+    return not config.progress or os.environ.get("TQDM_DISABLE", "").lower() in {"1", "true", "yes"}
+
+
+# --- Helpers: batch sources that know their position ---------------------------------------
+
+
+class _CallSource:
+    """Batches from a zero-argument function; its randomness is the global RNG's."""
+
+    def __init__(self, make_batch: Callable[[], Any]):
+        self.make_batch = make_batch
+        self.generators: list[torch.Generator] = []
+
+    def __next__(self) -> Any:
+        return self.make_batch()
+
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        pass
+
+
+class _EpochCycle:
+    """A re-iterable cycled epoch after epoch, calling ``set_epoch`` where there is one.
+
+    It remembers the RNG states at the start of the current epoch, so that a resumed run can
+    rebuild this epoch's order and skip the batches already used.
+    """
+
+    def __init__(self, batches: Iterable):
+        if iter(batches) is batches:
+            raise TypeError(
+                "batches is a one-shot iterator (e.g. a generator); pass a list or DataLoader, "
+                "which can be iterated again each epoch, or a function that returns a batch"
+            )
+        self.batches, self.epoch, self.index = batches, 0, 0
+        self.generators = _generators_of(batches)
+        self._iterator, self._epoch_rng = None, None
+
+    def __next__(self) -> Any:
+        if self._iterator is None:
+            self._start_epoch()
+        batch = next(self._iterator, _END)
+        if batch is _END:
+            if self.index == 0:
+                raise ValueError("batches is empty: it yielded no batch in a whole epoch")
+            self.epoch, self.index, self._iterator = self.epoch + 1, 0, None
+            return next(self)
+        self.index += 1
+        return batch
+
+    def _start_epoch(self) -> None:
+        for owner in (self.batches, getattr(self.batches, "sampler", None),
+                      getattr(self.batches, "batch_sampler", None)):
+            if hasattr(owner, "set_epoch"):
+                owner.set_epoch(self.epoch)
+        self._epoch_rng = _rng_state(self.generators)
+        self._iterator = iter(self.batches)
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "index": self.index, "epoch_rng": self._epoch_rng}
+
+    def restore(self, state: dict) -> None:
+        """Rebuild the saved epoch from its starting RNG states and skip the used batches."""
+        self.epoch = state["epoch"]
+        if state["epoch_rng"] is None:
+            return
+        _set_rng_state(state["epoch_rng"], self.generators)
+        self._start_epoch()
+        for _ in range(state["index"]):
+            next(self)
+
+
+_END = object()
+
+
+def _batch_stream(batches: Iterable | Callable[[], Any]) -> _CallSource | _EpochCycle:
+    if callable(batches):
+        return _CallSource(batches)
+    if isinstance(batches, Iterable):
+        return _EpochCycle(batches)
+    raise TypeError(
+        f"batches must be a list/DataLoader or a function returning a batch, got {type(batches).__name__}"
+    )
+
+
+def _generators_of(batches: Iterable) -> list[torch.Generator]:
+    """The torch.Generators a DataLoader shuffles with (its own, its sampler's), no duplicates."""
+    found = []
+    batch_sampler = getattr(batches, "batch_sampler", None)
+    for owner in (batches, getattr(batches, "sampler", None), batch_sampler,
+                  getattr(batch_sampler, "sampler", None)):
+        generator = getattr(owner, "generator", None)
+        if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
+            found.append(generator)
+    return found
+
+
+# --- Helpers: random-number states and checkpoints -----------------------------------------
+
+
+def _rng_state(generators: list[torch.Generator]) -> dict:
+    """Python's, NumPy's and torch's (CPU, every CUDA device, given generators) RNG states."""
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (kind, key.tolist(), pos, has_gauss, gauss),
+        "torch": torch.get_rng_state(),
+        "generators": [g.get_state() for g in generators],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, generators: list[torch.Generator]) -> None:
+    random.setstate(state["python"])
+    kind, key, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.array(key, dtype=np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    for generator, saved in zip(generators, state["generators"], strict=True):
+        generator.set_state(saved)
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _checkpoint_exists(config: TrainConfig) -> bool:
+    if config.checkpoint_path is None:
+        raise ValueError("resume=True needs config.checkpoint_path")
+    return Path(config.checkpoint_path).exists()
+
+
+def _save_checkpoint(config, model, optimizer, step, history, stream) -> None:
+    """Write atomically (a temporary file, then rename): a crash never leaves half a file."""
+    checkpoint = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "history": asdict(history),
+        "rng": _rng_state(stream.generators),
+        "data": stream.state(),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+    }
+    path = Path(config.checkpoint_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, temporary)
+    os.replace(temporary, path)
+
+
+def _load_for_resume(path, model, optimizer, stream) -> tuple[History, int]:
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    stream.restore(checkpoint["data"])  # uses the RNG states of the epoch's start ...
+    _set_rng_state(checkpoint["rng"], stream.generators)  # ... then those of the checkpoint
+    return History(**checkpoint["history"]), checkpoint["step"]

@@ -1,0 +1,96 @@
+"""Devices, seeds, quick mode: the environment knobs every notebook's setup cell uses."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import device as device_module
+from course_lib.device import autocast, describe, get_device, quick_mode, seed_everything
+
+
+def test_course_device_cpu_is_honoured(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+
+
+def test_an_explicit_name_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "tpu")
+    assert get_device("cpu") == torch.device("cpu")
+
+
+def test_a_missing_device_raises_and_lists_the_available_ones(monkeypatch):
+    monkeypatch.setattr(device_module, "available_devices", lambda: ["cpu"])
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="available: cpu"):
+        get_device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_raises_runtime_error(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="not available here"):
+        get_device()
+
+
+def test_an_unknown_device_type_raises_value_error(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="Unknown device 'tpu'"):
+        get_device()
+
+
+def test_without_a_request_the_best_available_device_is_chosen(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    assert get_device().type == device_module.available_devices()[0]
+    assert device_module.available_devices()[-1] == "cpu"
+
+
+def draws():
+    return random.random(), float(np.random.rand()), torch.rand(3).tolist()
+
+
+def test_seed_everything_reproduces_python_numpy_and_torch_draws():
+    seed_everything(7)
+    first = draws()
+    seed_everything(7)
+    assert draws() == first
+    seed_everything(8)
+    assert draws() != first
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+def test_seed_everything_refuses_bad_seeds(seed):
+    with pytest.raises(ValueError):
+        seed_everything(seed)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("1", True), ("true", True), ("YES", True), (" 1 ", True), ("0", False), ("", False),
+     ("no", False)],
+)
+def test_quick_mode_parsing(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSE_QUICK", value)
+    assert quick_mode() is expected
+
+
+def test_quick_mode_is_off_when_unset_and_refuses_nonsense(monkeypatch):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    assert quick_mode() is False
+    monkeypatch.setenv("COURSE_QUICK", "2")
+    with pytest.raises(ValueError, match="COURSE_QUICK"):
+        quick_mode()
+
+
+def test_autocast_on_cpu_is_a_no_op():
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with autocast("cpu"):
+        product = a @ b
+    assert product.dtype == torch.float32
+    assert torch.equal(product, a @ b)
+
+
+def test_describe_names_the_device_and_torch():
+    line = describe("cpu")
+    assert "device cpu" in line and torch.__version__ in line and "CPU threads" in line
