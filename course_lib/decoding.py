@@ -18,6 +18,9 @@ The small pure functions ``apply_temperature``, ``top_k_filter``, ``top_p_filter
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -193,3 +196,164 @@ def _generate(model, tokens, max_new_tokens, eos_id, choose) -> torch.Tensor:
 # Reserved for the encoder-decoder chapters: batched greedy decoding and beam search for
 # seq2seq models (encode the source once, decode the target step by step) go here, next to
 # ``generate``, and reuse ``sample_next``.
+#
+# The protocol, shared by every encoder-decoder of the course (``models.seq2seq`` now, the
+# Transformer later): ``model.encode(src (B, S), src_lengths (B,)) -> state``;
+# ``model.decode_step(prev_tokens (B,), state) -> (logits (B, V), new_state)``; and
+# ``state.select(index (B',)) -> state`` with the batch rows ``index`` (to repeat each sentence
+# once per beam and to reorder beams). Nothing else about the state is used.
+# Outputs never contain <bos>; a hypothesis that ended contains its <eos>; ``max_len`` counts
+# every generated token, <eos> included.
+
+
+class Hypothesis(NamedTuple):
+    """One finished beam: ``tokens`` (ending in <eos>, unless cut at ``max_len``), ``log_prob``
+    (sum of the tokens' log-probabilities) and ``score`` (``log_prob`` / length penalty)."""
+
+    tokens: list[int]
+    score: float
+    log_prob: float
+
+
+@contextmanager
+def _inference(model):
+    """No gradients, eval mode; each submodule's training mode is restored afterwards."""
+    modules = list(model.modules()) if isinstance(model, nn.Module) else []
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.training = False
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, mode in zip(modules, modes, strict=True):
+            module.training = mode
+
+
+def _check_decode_args(src, max_len: int, bos_id: int, eos_id: int) -> None:
+    if not torch.is_tensor(src) or src.dim() != 2:
+        raise ValueError("src must be a LongTensor (B, S); for one sentence use src[None]")
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
+    if bos_id == eos_id:
+        raise ValueError("bos_id and eos_id must differ")
+
+
+def greedy_decode(
+    model, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int, bos_id: int, eos_id: int
+) -> torch.LongTensor:
+    """The most likely next token at every step, for a whole batch at once.
+
+    Returns a LongTensor (B, T) with T <= ``max_len``, without <bos>. A row that produced
+    <eos> is filled with ``eos_id`` after it (as ``generate`` does); decoding stops once every
+    row has ended. ``tokens_until_eos`` turns the rows into lists.
+    """
+    _check_decode_args(src, max_len, bos_id, eos_id)
+    with _inference(model):
+        state = model.encode(src, src_lengths)
+        prev = torch.full((src.shape[0],), bos_id, dtype=torch.long, device=src.device)  # (B,)
+        finished = torch.zeros_like(prev, dtype=torch.bool)  # (B,)
+        outputs = []
+        for _ in range(max_len):
+            logits, state = model.decode_step(prev, state)  # (B, V)
+            prev = sample_next(logits, greedy=True).masked_fill(finished, eos_id)  # (B,)
+            outputs.append(prev)
+            finished |= prev == eos_id
+            if bool(finished.all()):
+                break
+    return torch.stack(outputs, dim=1)  # (B, T)
+
+
+def tokens_until_eos(tokens, eos_id: int) -> list[list[int]]:
+    """Rows of ``tokens`` (a LongTensor (B, T) or lists of ids) cut before their first <eos>."""
+    rows = tokens.tolist() if torch.is_tensor(tokens) else [list(row) for row in tokens]
+    return [row[: row.index(eos_id)] if eos_id in row else row for row in rows]
+
+
+def gnmt_length_penalty(length: int, alpha: float) -> float:
+    """((5 + length) / 6) ** alpha (Wu et al. 2016, GNMT). alpha = 0 gives 1 (no penalty);
+    larger alpha favours longer hypotheses."""
+    return ((5 + length) / 6) ** alpha
+
+
+def beam_search(
+    model,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    beam_size: int,
+    max_len: int,
+    bos_id: int,
+    eos_id: int,
+    length_penalty: float = 0.0,
+) -> list[list[Hypothesis]]:
+    """Beam search for every sentence of the batch; the best hypotheses of each, best first.
+
+    A hypothesis of ``n`` tokens scores ``log_prob / gnmt_length_penalty(n, length_penalty)``.
+    Each step extends the ``beam_size`` live beams of a sentence by every token, ranks the
+    candidates by log-probability and walks down the ranking: an <eos> candidate among the top
+    ``beam_size`` is finished and kept aside, the first ``beam_size`` others become the new
+    live beams. Beams still live at ``max_len`` are finished there, without <eos>. A sentence
+    is done once its best finished score beats the best score any live beam could still reach
+    (log-probabilities only fall; the penalty grows at most to its value at ``max_len``).
+    ``beam_size=1`` gives the greedy output. At most ``beam_size`` hypotheses per sentence.
+    """
+    _check_decode_args(src, max_len, bos_id, eos_id)
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
+    with _inference(model):
+        return _beam_search(model, src, src_lengths, beam_size, max_len, bos_id, eos_id,
+                            length_penalty)
+
+
+def _beam_search(model, src, src_lengths, K, max_len, bos_id, eos_id, alpha):
+    B, device = src.shape[0], src.device
+    state = model.encode(src, src_lengths).select(torch.arange(B, device=device).repeat_interleave(K))
+    beam_logp = torch.full((B, K), float("-inf"), device=device)  # (B, K)
+    beam_logp[:, 0] = 0.0  # one live beam to start with; the others are empty
+    history = torch.empty(B, K, 0, dtype=torch.long, device=device)  # (B, K, t)
+    prev = torch.full((B * K,), bos_id, dtype=torch.long, device=device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    done = [False] * B
+    for t in range(max_len):
+        logits, state = model.decode_step(prev, state)  # (B*K, V)
+        logp = logits.float().log_softmax(dim=-1).view(B, K, -1)  # (B, K, V)
+        V = logp.shape[-1]
+        candidates = (beam_logp[:, :, None] + logp).view(B, K * V)  # (B, K*V)
+        top_logp, top_index = candidates.topk(min(2 * K, K * V), dim=1)  # (B, 2K) ranked
+        top_beam, top_token = top_index // V, top_index % V
+        is_eos = top_token == eos_id
+        ranks = torch.arange(top_logp.shape[1], device=device)
+        penalty = gnmt_length_penalty(t + 1, alpha)
+        for b, r in ((is_eos & (ranks < K) & top_logp.isfinite()).nonzero().tolist()):
+            if not done[b]:
+                tokens = history[b, top_beam[b, r]].tolist() + [eos_id]
+                logp_value = float(top_logp[b, r])
+                finished[b].append(Hypothesis(tokens, logp_value / penalty, logp_value))
+        live_logp, live_rank = top_logp.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (B, K)
+        live_beam = top_beam.gather(1, live_rank)  # (B, K)
+        live_token = top_token.gather(1, live_rank)  # (B, K)
+        history = torch.cat([history.gather(1, live_beam[:, :, None].expand_as(history)),
+                             live_token[:, :, None]], dim=2)  # (B, K, t + 1)
+        beam_logp = live_logp
+        if t == max_len - 1:
+            _finish_live(finished, done, history, beam_logp, penalty)
+            break
+        max_penalty = max(gnmt_length_penalty(t + 2, alpha), gnmt_length_penalty(max_len, alpha))
+        best_live = (beam_logp.max(dim=1).values / max_penalty).tolist()  # best reachable score
+        for b in range(B):
+            if finished[b] and max(h.score for h in finished[b]) >= best_live[b]:
+                done[b] = True
+        if all(done):
+            break
+        rows = (torch.arange(B, device=device)[:, None] * K + live_beam).view(-1)  # (B*K,)
+        state = state.select(rows)
+        prev = live_token.view(-1)
+    return [sorted(hyps, key=lambda h: h.score, reverse=True)[:K] for hyps in finished]
+
+
+def _finish_live(finished, done, history, beam_logp, penalty) -> None:
+    """At ``max_len``: the live beams of unfinished sentences become hypotheses as they are."""
+    for b, beam in beam_logp.isfinite().nonzero().tolist():
+        if not done[b]:
+            logp_value = float(beam_logp[b, beam])
+            finished[b].append(Hypothesis(history[b, beam].tolist(), logp_value / penalty, logp_value))

@@ -1,0 +1,111 @@
+"""Evaluation metrics: BLEU and chrF (through sacrebleu), perplexity, distinct-n, accuracy.
+
+BLEU and chrF are computed by sacrebleu on detokenized text, one reference per hypothesis,
+so the numbers are comparable with published ones; ``metric_signature`` gives sacrebleu's
+signature string (its settings and version) to print next to them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+METRICS = ("bleu", "chrf")
+
+
+def _check_corpus(hypotheses: Sequence[str], references: Sequence[str]) -> None:
+    for name, texts in (("hypotheses", hypotheses), ("references", references)):
+        if isinstance(texts, str):
+            raise TypeError(f"{name} must be a list of strings (one per sentence), not one string")
+        if len(texts) == 0:
+            raise ValueError(f"{name} is empty: BLEU/chrF need at least one sentence")
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(
+                f"{name} must hold detokenized strings, found {type(bad).__name__}: join tokens "
+                "first (course_lib.translation.detokenize)"
+            )
+    if len(hypotheses) != len(references):
+        raise ValueError(
+            f"{len(hypotheses)} hypotheses but {len(references)} references: "
+            "give exactly one reference per hypothesis, in the same order"
+        )
+
+
+def _metric(name: str, lowercase: bool):
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if name == "bleu":
+        return BLEU(lowercase=lowercase)
+    if name == "chrf":
+        return CHRF(lowercase=lowercase)
+    raise ValueError(f"Unknown metric {name!r}: use one of {', '.join(METRICS)}")
+
+
+def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str], lowercase: bool = True) -> float:
+    """Corpus BLEU (0-100) by sacrebleu with its default 13a tokenizer, one reference each."""
+    _check_corpus(hypotheses, references)
+    return float(_metric("bleu", lowercase).corpus_score(list(hypotheses), [list(references)]).score)
+
+
+def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str], lowercase: bool = True) -> float:
+    """Corpus chrF (0-100, character n-grams up to 6, beta 2) by sacrebleu, one reference each."""
+    _check_corpus(hypotheses, references)
+    return float(_metric("chrf", lowercase).corpus_score(list(hypotheses), [list(references)]).score)
+
+
+def metric_signature(metric: str = "bleu", lowercase: bool = True) -> str:
+    """sacrebleu's signature for ``corpus_bleu``/``corpus_chrf`` with these settings, e.g.
+    ``nrefs:1|case:lc|eff:no|tok:13a|smooth:exp|version:2.6.0``."""
+    scorer = _metric(metric, lowercase)
+    scorer.corpus_score(["a"], [["a"]])  # sacrebleu fills in nrefs when it has scored
+    return str(scorer.get_signature())
+
+
+def perplexity(mean_nll: float | torch.Tensor) -> float:
+    """exp(mean negative log-likelihood per token, in nats); ``inf`` when that overflows."""
+    value = float(mean_nll)
+    if math.isnan(value) or value < 0:
+        raise ValueError(
+            f"mean_nll must be a mean negative log-likelihood >= 0 (nats per token), got {value}"
+        )
+    return math.exp(value) if value < 709 else math.inf
+
+
+def distinct_n(samples: Sequence[Sequence], n: int) -> float:
+    """Distinct-n (Li et al. 2016): distinct n-grams / all n-grams, over all samples together.
+
+    ``samples`` are token sequences (lists of words, characters or ids); n-grams never cross
+    from one sample to the next.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if isinstance(samples, str) or len(samples) == 0:
+        raise ValueError("samples must be a non-empty list of token sequences")
+    if any(isinstance(s, str) for s in samples):
+        raise TypeError(
+            "each sample must be a sequence of tokens, not a string: pass list(text) for "
+            "characters or word_tokenize(text) for words"
+        )
+    ngrams = [tuple(s[i : i + n]) for s in samples for i in range(len(s) - n + 1)]
+    if not ngrams:
+        raise ValueError(f"no sample has {n} tokens, so there are no {n}-grams to count")
+    return len(set(ngrams)) / len(ngrams)
+
+
+def accuracy(predictions, targets, ignore_index: int | None = None) -> float:
+    """Fraction of positions where ``predictions`` equal ``targets`` (tensors or sequences of
+    the same shape); positions where the target is ``ignore_index`` (padding) are left out."""
+    predictions, targets = torch.as_tensor(predictions), torch.as_tensor(targets)
+    if predictions.shape != targets.shape:
+        raise ValueError(
+            f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} must have "
+            "the same shape (take logits.argmax(-1) first)"
+        )
+    keep = torch.ones_like(targets, dtype=torch.bool) if ignore_index is None else targets != ignore_index
+    total = int(keep.sum())
+    if total == 0:
+        raise ValueError("no positions to score: the inputs are empty or all ignore_index")
+    return int(((predictions == targets) & keep).sum()) / total
