@@ -1,0 +1,376 @@
+"""Part-of-speech tagging with hidden Markov models, in the spirit of TnT (Brants, 2000).
+
+K tags, T tokens in a sentence, N tokens in a batch of sentences. Tags are the hidden
+states and words the emissions. ``HMMTagger(order=1)`` is a bigram HMM (states = tags),
+``HMMTagger(order=2)`` a trigram HMM whose Viterbi states are pairs of tags (K^2 of them).
+Transition probabilities interpolate unigram, bigram (and trigram) relative frequencies with
+weights found by deleted interpolation. Words never seen in training are scored by
+``UnknownWordModel``: tag distributions of rare training words that share the word's shape
+(capitalised, digits, hyphen) and its longest known suffix, smoothed by successive
+abstraction over shorter suffixes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from course_lib.hmm import LengthBatch, viterbi_batch
+
+__all__ = ["HMMTagger", "MostFrequentTagTagger", "UnknownWordModel", "tagging_accuracy",
+           "word_shape"]
+
+
+def _check_tagged(sentences, tags) -> None:
+    if len(sentences) != len(tags) or any(
+            len(s) != len(t) for s, t in zip(sentences, tags, strict=True)):
+        raise ValueError("sentences and tags must have the same number of sentences and tokens")
+    if any(len(s) == 0 for s in sentences):
+        raise ValueError("every sentence needs at least one token")
+
+
+def word_shape(word: str, first: bool = False) -> str:
+    """A coarse shape class: case (upper/cap/lower/none), '^' for a capitalised sentence-initial
+    word (``first``), then '-' if hyphenated and '#' if it has digits."""
+    if word.isupper() and len(word) > 1:
+        case = "upper"
+    elif word[:1].isupper():
+        case = "cap"
+    elif any(c.isalpha() for c in word):
+        case = "lower"
+    else:
+        case = "none"
+    if first and case in ("upper", "cap"):
+        case += "^"
+    return case + ("-" if "-" in word else "") + ("#" if any(c.isdigit() for c in word) else "")
+
+
+def tagging_accuracy(gold, predicted, sentences, known_words) -> dict[str, float]:
+    """Token accuracy overall, on known words (in ``known_words``) and on unknown ones.
+
+    Returns ``{"accuracy", "known", "unknown", "unknown_share"}`` (fractions in [0, 1]).
+    """
+    flat = [(g, p, w in known_words) for gs, ps, ws in zip(gold, predicted, sentences, strict=True)
+            for g, p, w in zip(gs, ps, ws, strict=True)]
+    if not flat:
+        raise ValueError("no tokens to score")
+    correct = np.array([g == p for g, p, _ in flat])
+    known = np.array([k for _, _, k in flat])
+    return {"accuracy": float(correct.mean()),
+            "known": float(correct[known].mean()) if known.any() else float("nan"),
+            "unknown": float(correct[~known].mean()) if (~known).any() else float("nan"),
+            "unknown_share": float(1 - known.mean())}
+
+
+class UnknownWordModel:
+    """``P(tag | shape, suffix)`` from rare training words (count <= ``max_count``).
+
+    For a word with shape s and last letters l_1..l_n, TnT's successive abstraction:
+    ``P(t | s, l_{n-i+1..n}) = (P^(t | s, l_{n-i+1..n}) + theta P(t | s, l_{n-i+2..n})) / (1 +
+    theta)``, starting from P(t | s) (itself smoothed towards P(t) over rare words), up to
+    suffixes of ``max_suffix_len`` letters; theta is the standard deviation of the
+    unconditioned tag probabilities. ``log_scores`` returns ``log P(t | word) - log P(t)``,
+    which is ``log P(word | t)`` up to a constant per word (Bayes).
+    """
+
+    def __init__(self, max_suffix_len: int = 10, max_count: int = 10, theta=None):
+        self.max_suffix_len, self.max_count, self.theta = max_suffix_len, max_count, theta
+
+    def fit(self, sentences, tags, tagset=None) -> UnknownWordModel:
+        _check_tagged(sentences, tags)
+        self.tags_ = sorted({t for ts in tags for t in ts}) if tagset is None else list(tagset)
+        index = {t: i for i, t in enumerate(self.tags_)}
+        pairs = Counter((w, t, i == 0) for ws, ts in zip(sentences, tags, strict=True)
+                        for i, (w, t) in enumerate(zip(ws, ts, strict=True)))
+        word_counts = Counter()
+        for (w, _, _), c in pairs.items():
+            word_counts[w] += c
+        keys: dict[tuple[str, str], int] = {}  # (shape, suffix) -> row; parents come first
+        key_rows, tag_rows, weights = [], [], []
+        all_tags = np.zeros(len(self.tags_))
+        for (w, t, first), c in pairs.items():
+            all_tags[index[t]] += c
+            if word_counts[w] > self.max_count:
+                continue
+            shape, letters = word_shape(w, first), w.lower()
+            for i in range(min(len(letters), self.max_suffix_len) + 1):
+                key_rows.append(keys.setdefault((shape, letters[len(letters) - i:]), len(keys)))
+                tag_rows.append(index[t])
+                weights.append(c)
+        counts = np.zeros((len(keys), len(self.tags_)))  # (keys, K) rare-word tag counts
+        np.add.at(counts, (key_rows, tag_rows), weights)
+        self.log_prior_ = np.log(all_tags / all_tags.sum())
+        rare = counts[[row for (_, suffix), row in keys.items() if suffix == ""]].sum(axis=0)
+        rare_prob = rare / rare.sum()
+        self.theta_ = float(np.std(rare_prob, ddof=1)) if self.theta is None else self.theta
+        probs = counts / counts.sum(axis=1, keepdims=True)  # ML estimates, smoothed below
+        by_length: dict[int, list[int]] = {}
+        parents = np.empty(len(keys), dtype=np.int64)
+        for (shape, suffix), row in keys.items():
+            by_length.setdefault(len(suffix), []).append(row)
+            parents[row] = keys[(shape, suffix[1:])] if suffix else -1
+        for length in sorted(by_length):  # shorter suffixes (the parents) first
+            rows = np.array(by_length[length])
+            parent = rare_prob if length == 0 else probs[parents[rows]]
+            probs[rows] = (probs[rows] + self.theta_ * parent) / (1 + self.theta_)
+        scores = np.log(probs) - self.log_prior_
+        self.log_scores_ = {key: scores[row] for key, row in keys.items()}
+        self.log_rare_score_ = np.log(rare_prob) - self.log_prior_
+        return self
+    def log_scores(self, word: str, first: bool = False) -> np.ndarray:
+        """``log P(t | shape, longest known suffix) - log P(t)``, shape (K,); ``first``: the word
+        begins its sentence."""
+        shape, letters = word_shape(word, first), word.lower()
+        for i in range(min(len(letters), self.max_suffix_len), -1, -1):
+            found = self.log_scores_.get((shape, letters[len(letters) - i:]))
+            if found is not None:
+                return found
+        return self.log_rare_score_
+
+
+class MostFrequentTagTagger:
+    """Each known word gets its most frequent training tag; unseen words the most frequent tag."""
+
+    def fit(self, sentences, tags) -> MostFrequentTagTagger:
+        _check_tagged(sentences, tags)
+        by_word: dict[str, Counter] = {}
+        for ws, ts in zip(sentences, tags, strict=True):
+            for w, t in zip(ws, ts, strict=True):
+                by_word.setdefault(w, Counter())[t] += 1
+        self.lexicon_ = {w: c.most_common(1)[0][0] for w, c in by_word.items()}
+        self.default_tag_ = Counter(t for ts in tags for t in ts).most_common(1)[0][0]
+        return self
+
+    def predict(self, sentences) -> list[list[str]]:
+        return [[self.lexicon_.get(w, self.default_tag_) for w in ws] for ws in sentences]
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(n) for n in lengths])`` without a Python loop."""
+    ends = np.cumsum(lengths)
+    return np.arange(ends[-1]) - np.repeat(ends - lengths, lengths)
+
+
+def _deleted_interpolation(counts: np.ndarray) -> np.ndarray:
+    """Brants' deleted interpolation: weights of the orders 1..n for n-gram counts ``(K,)*n``.
+
+    Every n-gram seen f times gives its f votes to the order whose estimate is largest once
+    this occurrence is left out: ``(f(gram) - 1) / (f(context) - 1)``.
+    """
+    n = counts.ndim
+    ratios = []
+    for order in range(1, n + 1):
+        gram = counts.sum(axis=tuple(range(n - order)))  # (K,)*order
+        denom = gram.sum(axis=-1, keepdims=True) - 1.0  # context counts - 1 (order 1: N - 1)
+        ratio = np.where(denom > 0, (gram - 1.0) / np.maximum(denom, 1.0), 0.0)
+        ratios.append(np.broadcast_to(ratio, counts.shape))
+    winner = np.argmax(np.stack(ratios), axis=0)  # ties go to the lower order
+    lambdas = np.array([counts[winner == k].sum() for k in range(n)], dtype=float)
+    return lambdas / lambdas.sum()
+
+
+def _interpolated_log_transitions(counts: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
+    """``log sum_k lambda_k P^(t | last k-1 tags)`` for every n-gram, shape ``(K,)*n``."""
+    n = counts.ndim
+    probs = np.zeros(counts.shape)
+    for order, weight in zip(range(1, n + 1), lambdas, strict=True):
+        gram = counts.sum(axis=tuple(range(n - order)))
+        context = gram.sum(axis=-1, keepdims=True)
+        probs = probs + weight * np.where(context > 0, gram / np.maximum(context, 1), 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(probs)
+
+
+def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8):
+    """Viterbi for a trigram HMM over a batch: ``(logprob (B,), states (N,))`` in input order.
+
+    ``log_transitions[a, b, c] = log P(c | a, b)``, shape (K+1, K+1, K+1) with index K the
+    sentence boundary (before the first tag and after the last). The Viterbi state at step t is
+    the pair (tag_{t-1}, tag_t) and each step maximises over tag_{t-2}. Only each token's
+    ``max_candidates`` best-emitting tags with non-zero emission are considered (C of them), so
+    a step costs C^3 instead of K^3: exact whenever no token has more possible tags than that
+    (EWT's most ambiguous training word has 8 tags), a beam in the spirit of TnT otherwise.
+    """
+    batch = LengthBatch(lengths)
+    n_tokens, k = log_emissions.shape
+    order = np.argsort(-log_emissions, axis=1, kind="stable")[:, :max_candidates]
+    scores = np.take_along_axis(log_emissions, order, axis=1)  # (N, C), best first
+    width = max(1, int(np.isfinite(scores).sum(axis=1).max()))
+    cand, em = order[:, :width], scores[:, :width]  # (N, C) candidate tags and their scores
+    flat_trans = log_transitions.ravel()  # index (a * (K+1) + b) * (K+1) + c
+    bos, stride = k, k + 1
+    as_first = cand * stride * stride  # (N, C) the three index parts of each candidate
+    as_second = cand * stride
+
+    def trans(a, b, c):  # (n, C) index parts of positions t-2, t-1, t -> (n, C, C, C)
+        return flat_trans[(a[:, :, None, None] + b[:, None, :, None]) + c[:, None, None, :]]
+
+    rows = batch.rows(0)
+    edge = np.full((len(rows), 1), bos)
+    delta = trans(edge * stride * stride, edge * stride, cand[rows])[:, 0, 0] + em[rows]
+    best_end = np.full((len(rows), width, width), -np.inf)  # (B, C, C): last two tags
+    ended = batch.ending_at(0)  # one-word sentences: the pair (boundary, tag_0), put in slot 0
+    best_end[ended, 0, :] = delta[ended] + trans(edge[ended] * stride * stride,
+                                                  as_second[rows[ended]], edge[ended])[:, 0, :, 0]
+    deltas = [delta]  # delta_t (n, C_{t-1}, C_t), kept to find back-pointers afterwards
+    for t in range(1, batch.max_len):
+        rows = batch.rows(t)
+        n = len(rows)
+        if t == 1:  # (n, C_{t-1}, C_t)
+            delta = delta[:n, :, None] + trans(edge[:n] * stride * stride, as_second[rows - 1],
+                                               cand[rows])[:, 0]
+        else:  # (n, C_{t-2}, C_{t-1}, 1) + (n, C, C, C) -> max over tag_{t-2}
+            delta = np.max(delta[:n, :, :, None] + trans(as_first[rows - 2], as_second[rows - 1],
+                                                          cand[rows]), axis=1)
+        delta += em[rows][:, None, :]
+        deltas.append(delta)
+        ended = batch.ending_at(t)
+        best_end[ended] = delta[ended] + trans(as_first[rows[ended] - 1],
+                                               as_second[rows[ended]], edge[ended])[..., 0]
+    flat = best_end.reshape(len(best_end), -1).argmax(axis=1)
+    logprob = np.empty(len(flat))
+    logprob[batch.order] = best_end.reshape(len(best_end), -1)[np.arange(len(flat)), flat]
+    prev, cur = np.divmod(flat, width)  # (B,) candidate slots of every sentence's last pair
+    states = np.empty(n_tokens, dtype=np.int64)
+    for t in range(batch.max_len - 1, -1, -1):
+        n, rows = batch.active[t], batch.rows(t)
+        states[rows] = cand[rows, cur[:n]]
+        if t >= 2:  # the back-pointer: the tag_{t-2} slot that gave delta_t its maximum
+            i = np.arange(n)
+            scores = deltas[t - 1][i, :, prev[:n]] + flat_trans[
+                as_first[rows - 2] + as_second[rows - 1, prev[:n]][:, None]
+                + cand[rows, cur[:n]][:, None]]  # (n, C_{t-2})
+            cur[:n] = prev[:n]
+            prev[:n] = np.argmax(scores, axis=1)
+        elif t == 1:
+            cur[:n] = prev[:n]
+    return logprob, states
+
+
+class HMMTagger:
+    """A supervised HMM part-of-speech tagger: bigram (``order=1``) or trigram (``order=2``).
+
+    Emissions of a training word are relative frequencies ``c(word, tag) / c(tag)``; a word
+    seen only with another capitalisation uses the counts of its lower-cased form
+    (``lowercase_backoff``; with ``backoff_smoothing`` = beta > 0, those counts are mixed with
+    beta pseudo-counts spread by the unknown-word model); any other unseen word is scored by ``unknown_words`` (an
+    ``UnknownWordModel``, fitted with the tagger). With ``unknown_words=None``, emissions are
+    instead Lidstone-smoothed, ``(c(word, tag) + emission_smoothing) / (c(tag) +
+    emission_smoothing (V + 1))``, and with ``emission_smoothing=0`` as well an unseen word
+    raises a ``KeyError``. Learned: ``tags_``, ``vocab_``, ``lambdas_``, ``log_transitions_``
+    (``(K+1,)*(order+1)``; index K is the sentence boundary), ``log_emissions_`` (V, K).
+    """
+
+    def __init__(self, order: int = 2, unknown_words: UnknownWordModel | None = None,
+                 emission_smoothing: float = 0.0, lowercase_backoff: bool = True,
+                 backoff_smoothing: float = 0.0):
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 (bigram HMM) or 2 (trigram HMM), got {order}")
+        if emission_smoothing < 0:
+            raise ValueError(f"emission_smoothing must be >= 0, got {emission_smoothing}")
+        self.order, self.unknown_words = order, unknown_words
+        self.emission_smoothing, self.lowercase_backoff = emission_smoothing, lowercase_backoff
+        self.backoff_smoothing = backoff_smoothing
+
+    def fit(self, sentences, tags) -> HMMTagger:
+        _check_tagged(sentences, tags)
+        self.tags_ = sorted({t for ts in tags for t in ts})
+        k, boundary = len(self.tags_), len(self.tags_)
+        index = {t: i for i, t in enumerate(self.tags_)}
+        self.vocab_ = {w: i for i, w in enumerate(sorted({w for ws in sentences for w in ws}))}
+        lower = sorted({w.lower() for w in self.vocab_})
+        self.lower_vocab_ = {w: i for i, w in enumerate(lower)}
+        padded = np.array([i for ts in tags
+                           for i in [boundary] * self.order + [index[t] for t in ts] + [boundary]])
+        lengths = np.array([len(ts) for ts in tags])
+        sentence_starts = np.cumsum(lengths + self.order + 1) - (lengths + self.order + 1)
+        gram_starts = np.repeat(sentence_starts, lengths + 1) + _ranges(lengths + 1)
+        grams = padded[gram_starts[:, None] + np.arange(self.order + 1)]  # (N + B, order + 1)
+        counts = np.zeros((k + 1,) * (self.order + 1))
+        np.add.at(counts, tuple(grams.T), 1)
+        words = [w for ws in sentences for w in ws]
+        tag_ids = np.array([index[t] for ts in tags for t in ts])
+        emit = np.zeros((len(self.vocab_), k))  # (V, K) counts c(word, tag)
+        np.add.at(emit, ([self.vocab_[w] for w in words], tag_ids), 1)
+        self.lower_counts_ = np.zeros((len(lower), k))
+        np.add.at(self.lower_counts_, ([self.lower_vocab_[w.lower()] for w in words], tag_ids), 1)
+        self.lambdas_ = _deleted_interpolation(counts)
+        self.log_transitions_ = _interpolated_log_transitions(counts, self.lambdas_)
+        tag_counts = emit.sum(axis=0)
+        self.tag_prior_ = tag_counts / tag_counts.sum()
+        a = 0.0 if self.unknown_words is not None else self.emission_smoothing
+        with np.errstate(divide="ignore"):
+            self.log_emissions_ = np.log((emit + a) / (tag_counts + a * (len(emit) + 1)))
+            self.log_lower_emissions_ = np.log(self.lower_counts_ / tag_counts)
+            self._log_unseen = np.log(a / (tag_counts + a * (len(emit) + 1)))
+        if self.unknown_words is not None:
+            self.unknown_words.fit(sentences, tags, tagset=self.tags_)
+        return self
+
+    def _smoothed_row(self, counts, word, first):
+        """``log P(t | w) - log P(t)`` for a word known only in another capitalisation:
+        ``P(t | w) = (c(lower(w), t) + beta P_unk(t | w)) / (c(lower(w)) + beta)``."""
+        prior = self.tag_prior_
+        guess = np.exp(self.unknown_words.log_scores(word, first)) * prior
+        guess /= guess.sum()
+        beta = self.backoff_smoothing
+        return np.log((counts + beta * guess) / (counts.sum() + beta)) - np.log(prior)
+
+    def is_known(self, word: str) -> bool:
+        return word in self.vocab_
+
+    def _unseen_log_emissions(self, word: str, first: bool) -> np.ndarray:
+        """Log emission scores (K,) of a word not in ``vocab_``."""
+        if self.unknown_words is not None:
+            row = self.lower_vocab_.get(word.lower()) if self.lowercase_backoff else None
+            if row is None:
+                return self.unknown_words.log_scores(word, first)
+            if self.backoff_smoothing > 0:
+                return self._smoothed_row(self.lower_counts_[row], word, first)
+            return self.log_lower_emissions_[row]
+        if self.emission_smoothing > 0:
+            return self._log_unseen
+        raise KeyError(f"word {word!r} was not seen in training: give the tagger an "
+                       "UnknownWordModel() or emission_smoothing > 0")
+
+    def log_emissions(self, sentences) -> np.ndarray:
+        """Log emission scores of every token of ``sentences``, concatenated: (N, K).
+
+        Per token, they equal ``log P(word | tag)`` up to a constant that is the same for
+        every tag, which is all Viterbi needs.
+        """
+        if not hasattr(self, "tags_"):
+            raise RuntimeError("this HMMTagger is not fitted yet: call fit first")
+        words = [w for ws in sentences for w in ws]
+        rows = np.array([self.vocab_.get(w, -1) for w in words], dtype=np.int64)
+        out = self.log_emissions_[rows]  # (N, K); unseen words are overwritten below
+        unseen = np.flatnonzero(rows < 0)
+        if len(unseen):
+            firsts = set(np.cumsum([0] + [len(ws) for ws in sentences[:-1]]).tolist())
+            cache: dict[tuple[str, bool], np.ndarray] = {}
+            for n in unseen.tolist():
+                key = (words[n], n in firsts)
+                if key not in cache:
+                    cache[key] = self._unseen_log_emissions(*key)
+                out[n] = cache[key]
+        return out
+
+    def decode(self, sentences) -> tuple[np.ndarray, list[list[str]]]:
+        """Viterbi for every sentence: ``(log P(words, best tags) (B,), best tags)``."""
+        if isinstance(sentences, str) or (len(sentences) and isinstance(sentences[0], str)):
+            raise TypeError("decode takes a list of sentences, each a list of words")
+        lengths = [len(ws) for ws in sentences]
+        log_em = self.log_emissions(sentences)  # (N, K)
+        lt, k = self.log_transitions_, len(self.tags_)
+        if self.order == 1:
+            logprob, states = viterbi_batch(lt[k, :k], lt[:k, :k], log_em, lengths,
+                                            log_endprob=lt[:k, k])
+        else:
+            logprob, states = viterbi_pairs(lt, log_em, lengths)
+        tags = np.array(self.tags_)[states]
+        return logprob, [list(t) for t in np.split(tags, np.cumsum(lengths)[:-1])]
+
+    def predict(self, sentences) -> list[list[str]]:
+        """The Viterbi tag sequence of every sentence (a list of lists of words)."""
+        return self.decode(sentences)[1]
