@@ -11,6 +11,8 @@ TORCH_SPEC ?= torch==2.13.0
 TEST_ENV := COURSE_QUICK=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 \
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test lint unit notebooks doctor exercises clean-venv
 
@@ -24,7 +26,7 @@ $(BIN)/.installed: pyproject.toml
 
 lab: $(BIN)/.installed
 	$(BIN)/course doctor
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 test: $(BIN)/.installed lint
 	$(BIN)/course exercises check
