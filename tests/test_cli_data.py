@@ -42,3 +42,15 @@ def test_data_fetch_unknown_name_fails_listing_known_names(capsys, empty_cache):
     for name in corpora.CORPORA:
         assert name in err
     assert not empty_cache.exists()
+
+
+def test_data_fetch_of_a_corrupted_mirror_file_fails_cleanly(capsys, empty_cache, tmp_path,
+                                                             monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "names").mkdir(parents=True)
+    (mirror / "names" / "names.txt").write_text("emma\nolivia\n")  # not the real file
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mirror))
+    assert cli.main(["data", "fetch", "names"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("FAILED names:") and "names.txt" in err
+    assert "Traceback" not in err
