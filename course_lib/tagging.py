@@ -118,6 +118,7 @@ class UnknownWordModel:
         self.log_scores_ = {key: scores[row] for key, row in keys.items()}
         self.log_rare_score_ = np.log(rare_prob) - self.log_prior_
         return self
+
     def log_scores(self, word: str, first: bool = False) -> np.ndarray:
         """``log P(t | shape, longest known suffix) - log P(t)``, shape (K,); ``first``: the word
         begins its sentence."""
@@ -144,6 +145,11 @@ class MostFrequentTagTagger:
 
     def predict(self, sentences) -> list[list[str]]:
         return [[self.lexicon_.get(w, self.default_tag_) for w in ws] for ws in sentences]
+
+
+def _capitalised(words) -> np.ndarray:
+    """TnT's capitalisation flag of every word, (N,) int: 1 if its first character is upper case."""
+    return np.array([w[:1].isupper() for w in words], dtype=np.int64)
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:
@@ -254,51 +260,58 @@ class HMMTagger:
     Emissions of a training word are relative frequencies ``c(word, tag) / c(tag)``; a word
     seen only with another capitalisation uses the counts of its lower-cased form
     (``lowercase_backoff``; with ``backoff_smoothing`` = beta > 0, those counts are mixed with
-    beta pseudo-counts spread by the unknown-word model); any other unseen word is scored by ``unknown_words`` (an
-    ``UnknownWordModel``, fitted with the tagger). With ``unknown_words=None``, emissions are
-    instead Lidstone-smoothed, ``(c(word, tag) + emission_smoothing) / (c(tag) +
-    emission_smoothing (V + 1))``, and with ``emission_smoothing=0`` as well an unseen word
-    raises a ``KeyError``. Learned: ``tags_``, ``vocab_``, ``lambdas_``, ``log_transitions_``
-    (``(K+1,)*(order+1)``; index K is the sentence boundary), ``log_emissions_`` (V, K).
+    beta pseudo-counts spread by the unknown-word model); any other unseen word is scored by
+    ``unknown_words`` (an ``UnknownWordModel``, fitted with the tagger). With
+    ``unknown_words=None``, emissions are instead Lidstone-smoothed, ``(c(word, tag) +
+    emission_smoothing) / (c(tag) + emission_smoothing (V + 1))``, and with
+    ``emission_smoothing=0`` as well an unseen word raises a ``KeyError``.
+
+    With ``capitalisation=True`` (TnT's capitalisation feature), the hidden states are pairs
+    (tag, is the word capitalised), 2K of them, so transitions see capitalisation: ``P(t_i, c_i
+    | t_{i-2}, c_{i-2}, t_{i-1}, c_{i-1})``. The flag is observed, so a word only gets the
+    states of its own flag, with emission ``P(w | t, c) = P(w | t) / P(c | t)`` (unknown words
+    likewise, from their ``P(w | t)`` score). Tags are then read off the states.
+
+    Learned: ``tags_``, ``vocab_``, ``lambdas_``, ``log_transitions_`` (``(S+1,)*(order+1)``
+    over S = K or 2K states; index S is the sentence boundary), ``log_emissions_`` (V, K).
     """
 
     def __init__(self, order: int = 2, unknown_words: UnknownWordModel | None = None,
                  emission_smoothing: float = 0.0, lowercase_backoff: bool = True,
-                 backoff_smoothing: float = 0.0):
+                 backoff_smoothing: float = 0.0, capitalisation: bool = False):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 (bigram HMM) or 2 (trigram HMM), got {order}")
-        if emission_smoothing < 0:
-            raise ValueError(f"emission_smoothing must be >= 0, got {emission_smoothing}")
+        if min(emission_smoothing, backoff_smoothing) < 0:
+            raise ValueError("emission_smoothing and backoff_smoothing must be >= 0")
         self.order, self.unknown_words = order, unknown_words
         self.emission_smoothing, self.lowercase_backoff = emission_smoothing, lowercase_backoff
-        self.backoff_smoothing = backoff_smoothing
+        self.backoff_smoothing, self.capitalisation = backoff_smoothing, capitalisation
 
     def fit(self, sentences, tags) -> HMMTagger:
         _check_tagged(sentences, tags)
         self.tags_ = sorted({t for ts in tags for t in ts})
-        k, boundary = len(self.tags_), len(self.tags_)
+        k = len(self.tags_)
         index = {t: i for i, t in enumerate(self.tags_)}
         self.vocab_ = {w: i for i, w in enumerate(sorted({w for ws in sentences for w in ws}))}
         lower = sorted({w.lower() for w in self.vocab_})
         self.lower_vocab_ = {w: i for i, w in enumerate(lower)}
-        padded = np.array([i for ts in tags
-                           for i in [boundary] * self.order + [index[t] for t in ts] + [boundary]])
-        lengths = np.array([len(ts) for ts in tags])
-        sentence_starts = np.cumsum(lengths + self.order + 1) - (lengths + self.order + 1)
-        gram_starts = np.repeat(sentence_starts, lengths + 1) + _ranges(lengths + 1)
-        grams = padded[gram_starts[:, None] + np.arange(self.order + 1)]  # (N + B, order + 1)
-        counts = np.zeros((k + 1,) * (self.order + 1))
-        np.add.at(counts, tuple(grams.T), 1)
         words = [w for ws in sentences for w in ws]
         tag_ids = np.array([index[t] for ts in tags for t in ts])
+        caps = _capitalised(words)
+        states = tag_ids + k * caps if self.capitalisation else tag_ids  # (N,) hidden states
+        counts = self._transition_counts(states, np.array([len(ts) for ts in tags]),
+                                         n_states=2 * k if self.capitalisation else k)
+        self.lambdas_ = _deleted_interpolation(counts)
+        self.log_transitions_ = _interpolated_log_transitions(counts, self.lambdas_)
         emit = np.zeros((len(self.vocab_), k))  # (V, K) counts c(word, tag)
         np.add.at(emit, ([self.vocab_[w] for w in words], tag_ids), 1)
         self.lower_counts_ = np.zeros((len(lower), k))
         np.add.at(self.lower_counts_, ([self.lower_vocab_[w.lower()] for w in words], tag_ids), 1)
-        self.lambdas_ = _deleted_interpolation(counts)
-        self.log_transitions_ = _interpolated_log_transitions(counts, self.lambdas_)
         tag_counts = emit.sum(axis=0)
         self.tag_prior_ = tag_counts / tag_counts.sum()
+        cap_counts = np.stack([np.bincount(tag_ids[caps == c], minlength=k) for c in (0, 1)])
+        with np.errstate(divide="ignore", invalid="ignore"):  # (2, K): log P(c | t), 0 if unseen
+            self.log_cap_given_tag_ = np.nan_to_num(np.log(cap_counts / tag_counts), neginf=0.0)
         a = 0.0 if self.unknown_words is not None else self.emission_smoothing
         with np.errstate(divide="ignore"):
             self.log_emissions_ = np.log((emit + a) / (tag_counts + a * (len(emit) + 1)))
@@ -307,6 +320,18 @@ class HMMTagger:
         if self.unknown_words is not None:
             self.unknown_words.fit(sentences, tags, tagset=self.tags_)
         return self
+
+    def _transition_counts(self, states, lengths, n_states):
+        """Counts of every (order + 1)-gram of hidden states, boundary index ``n_states``."""
+        pad = self.order + 1
+        starts = np.cumsum(lengths + pad) - (lengths + pad)  # (B,) in the padded sequence
+        padded = np.full(len(states) + pad * len(lengths), n_states)
+        padded[np.repeat(starts + self.order, lengths) + _ranges(lengths)] = states
+        gram_starts = np.repeat(starts, lengths + 1) + _ranges(lengths + 1)
+        grams = padded[gram_starts[:, None] + np.arange(pad)]  # (N + B, order + 1)
+        counts = np.zeros((n_states + 1,) * pad)
+        np.add.at(counts, tuple(grams.T), 1)
+        return counts
 
     def _smoothed_row(self, counts, word, first):
         """``log P(t | w) - log P(t)`` for a word known only in another capitalisation:
@@ -356,19 +381,29 @@ class HMMTagger:
                 out[n] = cache[key]
         return out
 
+    def _capitalised_log_emissions(self, log_em, words) -> np.ndarray:
+        """(N, K) tag scores -> (N, 2K) state scores: state c K + t is (tag t, flag c); a word
+        only gets the states of its own flag, scored ``log P(w | t) - log P(c | t)``."""
+        caps = _capitalised(words)
+        out = np.full((len(log_em), 2, log_em.shape[1]), -np.inf)  # (N, 2, K)
+        out[np.arange(len(log_em)), caps] = log_em - self.log_cap_given_tag_[caps]
+        return out.reshape(len(log_em), -1)
+
     def decode(self, sentences) -> tuple[np.ndarray, list[list[str]]]:
         """Viterbi for every sentence: ``(log P(words, best tags) (B,), best tags)``."""
         if isinstance(sentences, str) or (len(sentences) and isinstance(sentences[0], str)):
             raise TypeError("decode takes a list of sentences, each a list of words")
         lengths = [len(ws) for ws in sentences]
         log_em = self.log_emissions(sentences)  # (N, K)
-        lt, k = self.log_transitions_, len(self.tags_)
+        if self.capitalisation:
+            log_em = self._capitalised_log_emissions(log_em, [w for ws in sentences for w in ws])
+        lt, n_states = self.log_transitions_, log_em.shape[1]
         if self.order == 1:
-            logprob, states = viterbi_batch(lt[k, :k], lt[:k, :k], log_em, lengths,
-                                            log_endprob=lt[:k, k])
+            logprob, states = viterbi_batch(lt[n_states, :n_states], lt[:n_states, :n_states],
+                                            log_em, lengths, log_endprob=lt[:n_states, n_states])
         else:
             logprob, states = viterbi_pairs(lt, log_em, lengths)
-        tags = np.array(self.tags_)[states]
+        tags = np.array(self.tags_)[states % len(self.tags_)]
         return logprob, [list(t) for t in np.split(tags, np.cumsum(lengths)[:-1])]
 
     def predict(self, sentences) -> list[list[str]]:

@@ -149,3 +149,34 @@ def test_word_shapes():
     assert word_shape("Paris") == "cap" and word_shape("Paris", first=True) == "cap^"
     assert word_shape("NASA") == "upper" and word_shape("well-known") == "lower-"
     assert word_shape("A4") == "upper#" and word_shape("Route66") == "cap#" and word_shape("1999") == "none#"
+
+
+def test_capitalisation_states_let_transitions_see_capitals():
+    # "run" follows the ADJ "Big" as a NOUN and the ADJ "big" as a VERB: only a tagger whose
+    # states carry the capitalisation flag can tell the two contexts apart.
+    sentences = [["a", "Big", "run", "."], ["a", "big", "run", "."]]
+    tags = [["DET", "ADJ", "NOUN", "PUNCT"], ["DET", "ADJ", "VERB", "PUNCT"]]
+    plain = HMMTagger(order=2, unknown_words=UnknownWordModel()).fit(sentences, tags)
+    predicted = plain.predict(sentences)
+    assert predicted[0][2] == predicted[1][2]  # same tag contexts, same emissions
+    capital = HMMTagger(order=2, unknown_words=UnknownWordModel(),
+                        capitalisation=True).fit(sentences, tags)
+    assert capital.predict(sentences) == tags
+    k = len(capital.tags_)
+    assert capital.log_transitions_.shape == (2 * k + 1,) * 3
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_capitalised_emissions_are_distributions_over_words_with_the_flag(order):
+    # P(w | t, c) = c(w, t) / c(t, c): for every (tag, flag) state seen in training, the
+    # emission probabilities of the training words sum to one.
+    tagger = HMMTagger(order=order, unknown_words=UnknownWordModel(),
+                       capitalisation=True).fit(SENTENCES, TAGS)
+    words = list(tagger.vocab_)
+    scores = tagger._capitalised_log_emissions(tagger.log_emissions([words]), words)  # (V, 2K)
+    totals = np.exp(scores).sum(axis=0)
+    pairs = {(t, w[0].isupper()) for ws, ts in zip(SENTENCES, TAGS, strict=True)
+             for w, t in zip(ws, ts, strict=True)}
+    assert np.allclose(totals[totals > 0], 1.0) and (totals > 0).sum() == len(pairs)
+    assert np.all(np.isneginf(scores[tagger.vocab_["Anna"], :len(tagger.tags_)]))  # capitalised
+
