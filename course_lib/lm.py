@@ -1,0 +1,86 @@
+"""Language-model plumbing shared by the neural chapters: stream batches, losses, evaluation.
+
+Chapter 05 writes these inline first (truncated backpropagation through time needs batches
+whose rows continue each other, and a loss that carries the recurrent state between them);
+later chapters import them from here.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from course_lib.models.rnn import detach_state
+
+
+def contiguous_batches(
+    ids: torch.Tensor, batch_size: int, seq_len: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Cut a 1-D stream into ``batch_size`` rows; batch k holds columns [k*seq_len, (k+1)*seq_len).
+
+    Returns a list of ``(x, y)`` pairs, each (B, <= seq_len); ``y`` is ``x`` shifted by one
+    token, so row b of batch k+1 continues row b of batch k. The last batch may be shorter;
+    up to B - 1 tokens at the end of the stream are dropped.
+    """
+    if ids.dim() != 1:
+        raise ValueError(f"contiguous_batches takes a 1-D stream of ids, got {tuple(ids.shape)}")
+    if batch_size < 1 or seq_len < 1:
+        raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size}, {seq_len}")
+    columns = (len(ids) - 1) // batch_size
+    if columns < 1:
+        raise ValueError(f"a stream of {len(ids)} tokens is too short for {batch_size} rows")
+    x = ids[: batch_size * columns].view(batch_size, columns)  # (B, columns)
+    y = ids[1 : batch_size * columns + 1].view(batch_size, columns)  # (B, columns)
+    return [(x[:, s : s + seq_len], y[:, s : s + seq_len]) for s in range(0, columns, seq_len)]
+
+
+def next_token_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy of ``model(x)`` against ``y`` for a batch ``(x, y)`` of shape (B, T).
+
+    Works for models returning logits (B, T, V) and for recurrent ones returning
+    ``(logits, state)`` (the state is dropped: every batch starts from zeros).
+    """
+    x, y = batch  # (B, T), (B, T)
+    output = model(x)
+    logits = output[0] if isinstance(output, tuple) else output  # (B, T, V)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+class CarriedStateLoss:
+    """A ``loss_fn`` for ``train()``: next-token cross-entropy, carrying the detached state.
+
+    Batches are ``(x, y, first)``: ``first`` is True for the first batch of a pass over the
+    data, where the state starts again from zeros. Between batches the state keeps its values
+    but not its graph (truncated backpropagation through time).
+    """
+
+    def __init__(self):
+        self.state = None
+
+    def __call__(self, model: torch.nn.Module, batch) -> torch.Tensor:
+        x, y, first = batch  # (B, T), (B, T), bool
+        logits, state = model(x, None if first else self.state)  # (B, T, V)
+        self.state = detach_state(state)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+@torch.no_grad()
+def stream_nats(model: torch.nn.Module, ids: torch.Tensor, num_streams: int = 16,
+                chunk: int = 256) -> float:
+    """Nats per token over all of ``ids``, read as contiguous streams with the state carried.
+
+    For a recurrent model ``forward(tokens, state) -> (logits, state)``. Every token but the
+    first of each stream (and up to ``num_streams - 1`` at the end) is scored exactly once.
+    The model's training mode is restored afterwards.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for x, y in contiguous_batches(ids, num_streams, chunk):
+        logits, state = model(x.to(device), state)  # (B, T, V)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
+                                 reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / count

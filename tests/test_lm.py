@@ -1,0 +1,49 @@
+"""Stream batches continue each other; the carried-state loss and stream evaluation are exact."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from course_lib.lm import CarriedStateLoss, contiguous_batches, next_token_loss, stream_nats
+from course_lib.models.rnn import RNNLanguageModel
+
+
+def test_rows_of_consecutive_batches_continue_the_stream():
+    ids = torch.arange(50)
+    batches = contiguous_batches(ids, batch_size=3, seq_len=4)
+    rows = [torch.cat([x[b] for x, _ in batches]) for b in range(3)]
+    assert torch.equal(torch.cat(rows), ids[: 3 * 16])  # (50 - 1) // 3 = 16 columns per row
+    for x, y in batches:
+        assert torch.equal(y, x + 1)  # targets are the next token
+    assert [x.shape[1] for x, _ in batches] == [4, 4, 4, 4]
+
+
+def test_bad_streams_are_refused():
+    with pytest.raises(ValueError, match="1-D"):
+        contiguous_batches(torch.zeros(2, 5, dtype=torch.long), 2, 3)
+    with pytest.raises(ValueError, match="too short"):
+        contiguous_batches(torch.arange(3), 5, 3)
+
+
+def test_stream_nats_equals_one_long_pass_per_row():
+    torch.manual_seed(0)
+    model = RNNLanguageModel(11, embed_dim=4, hidden_size=8, cell="gru")
+    ids = torch.randint(0, 11, (203,))
+    rows = contiguous_batches(ids, batch_size=4, seq_len=1000)[0]  # one batch: whole rows
+    with torch.no_grad():
+        logits, _ = model(rows[0])
+    expected = F.cross_entropy(logits.reshape(-1, 11), rows[1].reshape(-1)).item()
+    assert stream_nats(model, ids, num_streams=4, chunk=7) == pytest.approx(expected, rel=1e-5)
+    assert model.training
+
+
+def test_carried_state_loss_resets_on_first_batches():
+    torch.manual_seed(0)
+    model = RNNLanguageModel(7, embed_dim=4, hidden_size=5, cell="lstm")
+    x, y = torch.randint(0, 7, (2, 6)), torch.randint(0, 7, (2, 6))
+    loss_fn = CarriedStateLoss()
+    fresh = loss_fn(model, (x, y, True))
+    carried = loss_fn(model, (x, y, False))
+    again = loss_fn(model, (x, y, True))
+    assert torch.equal(fresh, again) and not torch.equal(fresh, carried)
+    assert fresh.item() == pytest.approx(next_token_loss(model, (x, y)).item())
