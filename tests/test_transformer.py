@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.decoding import generate
+from course_lib.decoding import beam_search, generate, greedy_decode
 from course_lib.models.transformer import (
     GPT,
     CachedGPT,
+    DecoderState,
     KVCache,
     LearnedPositionalEmbedding,
     MultiHeadAttention,
@@ -334,6 +335,87 @@ def test_seq2seq_forward_is_encode_then_decode():
     torch.testing.assert_close(model.decode(tgt_in, encoded), logits)
     beams = encoded.select(torch.tensor([0, 0, 1, 1]))
     torch.testing.assert_close(model.decode(tgt_in.repeat_interleave(2, 0), beams)[::2], logits)
+
+
+def test_decode_step_equals_forward_on_the_prefix_and_never_modifies_the_state():
+    model = small_seq2seq()
+    src = torch.tensor([[4, 7, 9, 2, 0, 0], [5, 3, 8, 6, 11, 12]])
+    tgt_in = torch.tensor([[2, 5, 9, 1, 16], [2, 3, 3, 7, 4]])  # 2 plays <bos>
+    full = model(src, tgt_in)  # (B, T, V)
+    state = model.encode(src, torch.tensor([4, 6]))
+    assert isinstance(state, DecoderState) and state.tokens.shape == (2, 0)
+    with torch.no_grad():
+        first, after_first = model.decode_step(tgt_in[:, 0], state)
+        step_state, logits = after_first, first
+        for t in range(1, tgt_in.shape[1] + 1):
+            torch.testing.assert_close(logits, full[:, t - 1], atol=1e-5, rtol=0)
+            if t < tgt_in.shape[1]:
+                logits, step_state = model.decode_step(tgt_in[:, t], step_state)
+    assert state.tokens.shape == (2, 0) and after_first.tokens.tolist() == [[2], [2]]
+    assert step_state.tokens.tolist() == tgt_in.tolist()
+    with pytest.raises(ValueError, match="1-D"):
+        model.decode_step(tgt_in, state)
+
+
+def test_encode_with_lengths_equals_encode_with_pad_id():
+    model = small_seq2seq()
+    src = torch.tensor([[4, 7, 9, 0, 0], [5, 3, 8, 6, 11]])
+    by_lengths, by_pad = model.encode(src, torch.tensor([3, 5])), model.encode(src)
+    assert torch.equal(by_lengths.src_mask, by_pad.src_mask)
+    torch.testing.assert_close(by_lengths.memory_keys[1], by_pad.memory_keys[1])
+    with pytest.raises(ValueError, match="src_lengths"):
+        model.encode(src, torch.tensor([3, 6]))
+
+
+def brute_force_greedy(model, src, max_len, bos_id, eos_id):
+    """Greedy decoding the slow way: the whole prefix through ``forward`` at every step."""
+    outputs = []
+    for row in src:
+        prefix = [bos_id]
+        while len(prefix) <= max_len:
+            logits = model(row[None], torch.tensor([prefix]))  # (1, t, V)
+            prefix.append(int(logits[0, -1].argmax()))
+            if prefix[-1] == eos_id:
+                break
+        outputs.append(prefix[1:])
+    return outputs
+
+
+def test_greedy_decode_on_the_transformer_equals_argmax_of_forward():
+    model = small_seq2seq(seed=3)
+    src = torch.tensor([[4, 7, 9, 2, 0, 0], [5, 3, 8, 6, 11, 12], [9, 9, 1, 0, 0, 0]])
+    lengths = torch.tensor([4, 6, 3])
+    bos_id, eos_id = 2, 3
+    with torch.no_grad():
+        expected = brute_force_greedy(model, src, 9, bos_id, eos_id)
+    decoded = greedy_decode(model, src, lengths, max_len=9, bos_id=bos_id, eos_id=eos_id)
+    for row, want in zip(decoded.tolist(), expected, strict=True):
+        assert row[: len(want)] == want  # after <eos> greedy_decode pads with eos_id
+        assert all(token == eos_id for token in row[len(want):])
+
+
+def test_beam_size_one_equals_greedy():
+    model = small_seq2seq(seed=5)
+    src = torch.tensor([[4, 7, 9, 2, 0, 0], [5, 3, 8, 6, 11, 12]])
+    lengths = torch.tensor([4, 6])
+    options = dict(max_len=8, bos_id=2, eos_id=3)
+    greedy = greedy_decode(model, src, lengths, **options).tolist()
+    beams = beam_search(model, src, lengths, beam_size=1, **options)
+    for row, hypotheses in zip(greedy, beams, strict=True):
+        best = hypotheses[0].tokens
+        assert row[: len(best)] == best
+    wide = beam_search(model, src, lengths, beam_size=4, **options)  # runs on selected states
+    assert all(1 <= len(hypotheses) <= 4 for hypotheses in wide)
+
+
+def test_decode_step_refuses_to_run_past_max_len():
+    model = small_seq2seq()  # max_len=20
+    state = model.encode(torch.tensor([[4, 5]]))
+    with torch.no_grad():
+        for _ in range(20):
+            _, state = model.decode_step(torch.tensor([1]), state)
+        with pytest.raises(ValueError, match="max_len=20"):
+            model.decode_step(torch.tensor([1]), state)
 
 
 def test_padding_the_source_does_not_change_the_translation():

@@ -117,11 +117,25 @@ class MultiHeadAttention(nn.Module):
         """Queries (B, heads, T, Dh), keys and values (B, heads, S, Dh) from (B, T|S, D) inputs."""
         if query is key and key is value:  # self-attention: one matrix product
             q, k, v = self.in_proj(query).chunk(3, dim=-1)  # 3 x (B, T, D)
-        else:
-            w_q, w_k, w_v = self.in_proj.weight.chunk(3)
-            b_q, b_k, b_v = (None,) * 3 if self.in_proj.bias is None else self.in_proj.bias.chunk(3)
-            q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
-        return self._split_heads(q), self._split_heads(k), self._split_heads(v)
+            return self._split_heads(q), self._split_heads(k), self._split_heads(v)
+        return (self.project_query(query), *self.project_key_value(key, value))
+
+    def _in_proj_part(self, part: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Weight (D, D) and bias (D,) of the query (0), key (1) or value (2) projection."""
+        weight = self.in_proj.weight.chunk(3)[part]
+        bias = None if self.in_proj.bias is None else self.in_proj.bias.chunk(3)[part]
+        return weight, bias
+
+    def project_query(self, query: torch.Tensor) -> torch.Tensor:
+        """Queries (B, heads, T, Dh) from ``query`` (B, T, D)."""
+        return self._split_heads(F.linear(query, *self._in_proj_part(0)))
+
+    def project_key_value(self, key: torch.Tensor, value: torch.Tensor) -> KeyValue:
+        """Keys and values (B, heads, S, Dh) from (B, S, D): computed once per source sentence
+        when a decoder attends to the same encoder memory at every step."""
+        k = F.linear(key, *self._in_proj_part(1))
+        v = F.linear(value, *self._in_proj_part(2))
+        return self._split_heads(k), self._split_heads(v)
 
     def attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
@@ -337,3 +351,22 @@ class DecoderBlock(nn.Module):
         )
         x = x + self.dropout(attended)
         return x + self.ff(self.norm3(x)), self_weights, cross_weights
+
+    def forward_cached(
+        self, x: torch.Tensor, past: KeyValue | None, memory_kv: KeyValue,
+        memory_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, KeyValue]:
+        """New target positions ``x`` (B, T, D) after cached self-attention ``past``.
+
+        ``memory_kv`` are the cross-attention keys and values of the encoder memory,
+        ``cross_attn.project_key_value(memory, memory)``, each (B, heads, S, Dh), computed once
+        per sentence. Returns ``(x (B, T, D), present)`` with the self-attention keys and
+        values so far. Equal to ``forward`` on the whole prefix, at its last T positions.
+        """
+        attended, present = self.self_attn.forward_cached(self.norm1(x), past)
+        x = x + self.dropout(attended)
+        q = self.cross_attn.project_query(self.norm2(x))  # (B, heads, T, Dh)
+        keys_ok = None if memory_mask is None else memory_mask[:, None, None, :]  # (B, 1, 1, S)
+        attended, _ = self.cross_attn.attend(q, *memory_kv, keys_ok)
+        x = x + self.dropout(attended)
+        return x + self.ff(self.norm3(x)), present

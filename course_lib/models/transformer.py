@@ -15,9 +15,14 @@ Interfaces shared with the rest of the course:
   ``forward(tokens, state=None) -> (logits, state)``, so ``decoding.generate`` feeds the
   prompt once and then one token at a time: same outputs as the uncached model, each new
   token costing one position instead of the whole context.
-- ``TransformerSeq2Seq.forward(src (B, S), tgt_in (B, T)) -> logits (B, T, V)``;
-  ``encode(src) -> EncoderOutput`` once, then ``decode(tgt_in, encoded) -> logits`` per step,
-  for greedy and beam search.
+- ``TransformerSeq2Seq.forward(src (B, S), tgt_in (B, T)) -> logits (B, T, V)`` (teacher
+  forcing, every target position at once). For decoding it follows the protocol of
+  ``course_lib.decoding.greedy_decode`` / ``beam_search``, shared with the recurrent
+  ``models.seq2seq``: ``encode(src, src_lengths) -> DecoderState`` once, then
+  ``decode_step(prev_tokens (B,), state) -> (logits (B, V), state)`` per token; the state
+  holds the encoder memory, its cross-attention keys/values and the decoder's self-attention
+  KV cache, and ``state.select(index)`` picks batch rows (beams).
+  ``decode(tgt_in, state) -> logits (B, T, V)`` runs a whole target prefix without the cache.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from course_lib.models.attention_blocks import (
 )
 
 __all__ = [
-    "GPT", "CachedGPT", "DecoderBlock", "EncoderOutput", "FeedForward", "KVCache",
+    "GPT", "CachedGPT", "DecoderBlock", "DecoderState", "FeedForward", "KVCache",
     "LearnedPositionalEmbedding", "MultiHeadAttention", "SinusoidalPositionalEncoding",
     "TransformerBlock", "TransformerSeq2Seq", "causal_mask", "padding_mask",
     "scaled_dot_product_attention", "sinusoidal_positions",
@@ -62,18 +67,29 @@ def _check_tokens(tokens: torch.Tensor, max_len: int, name: str, limit_name: str
         )
 
 
-class EncoderOutput(NamedTuple):
-    """What ``TransformerSeq2Seq.encode`` returns and ``decode`` reads.
+class DecoderState(NamedTuple):
+    """What ``TransformerSeq2Seq.encode`` returns and ``decode_step`` reads and returns.
 
-    A tuple of batch-first tensors, so beam search can repeat or reorder it with ``select``.
+    A tuple of batch-first tensors, so beam search can repeat or reorder every part at once
+    with ``select``; ``decode_step`` returns a new state and never changes the one it got.
     """
 
     memory: torch.Tensor  # (B, S, D) encoder states
     src_mask: torch.Tensor  # (B, S) bool, True at real source tokens
+    memory_keys: tuple[torch.Tensor, ...]  # per decoder layer (B, heads, S, Dh), cross-attention
+    memory_values: tuple[torch.Tensor, ...]  # per decoder layer (B, heads, S, Dh)
+    tokens: torch.Tensor  # (B, t) the target prefix fed so far (starts with <bos>)
+    self_keys: tuple[torch.Tensor, ...] = ()  # per decoder layer (B, heads, t, Dh), empty at t=0
+    self_values: tuple[torch.Tensor, ...] = ()
 
-    def select(self, index: torch.Tensor) -> EncoderOutput:
+    def select(self, index: torch.Tensor) -> DecoderState:
         """The rows ``index`` (B',) of the batch, e.g. each source repeated once per beam."""
-        return EncoderOutput(self.memory[index], self.src_mask[index])
+        def rows(parts):
+            return tuple(part[index] for part in parts)
+
+        return DecoderState(self.memory[index], self.src_mask[index], rows(self.memory_keys),
+                            rows(self.memory_values), self.tokens[index], rows(self.self_keys),
+                            rows(self.self_values))
 
 
 class TransformerSeq2Seq(nn.Module):
@@ -121,26 +137,82 @@ class TransformerSeq2Seq(nn.Module):
         x = embedding(tokens) * math.sqrt(self.embed_dim)  # (B, L, D)
         return self.dropout(self.positions(x))
 
-    def encode(self, src: torch.Tensor) -> EncoderOutput:
-        """Encode ``src`` (B, S) once: ``EncoderOutput(memory (B, S, D), src_mask (B, S))``."""
+    def _source_mask(self, src: torch.Tensor, src_lengths: torch.Tensor | None) -> torch.Tensor:
+        """(B, S) bool, True at real tokens: from ``src_lengths`` if given, else from ``pad_id``."""
+        if src_lengths is None:
+            return padding_mask(tokens=src, pad_id=self.pad_id)
+        lengths = torch.as_tensor(src_lengths)
+        if lengths.shape != (src.shape[0],):
+            raise ValueError(f"src_lengths must have shape (B,) = ({src.shape[0]},), got "
+                             f"{tuple(lengths.shape)}")
+        if int(lengths.min()) < 1 or int(lengths.max()) > src.shape[1]:
+            raise ValueError(f"src_lengths must be in [1, S={src.shape[1]}]; drop empty sources")
+        return padding_mask(lengths=lengths, max_len=src.shape[1]).to(src.device)
+
+    def _encode_memory(self, src, src_lengths=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder: ``(memory (B, S, D), src_mask (B, S))``."""
         _check_tokens(src, self.max_len, "src", "max_len")
-        src_mask = padding_mask(tokens=src, pad_id=self.pad_id)  # (B, S)
+        src_mask = self._source_mask(src, src_lengths)  # (B, S)
         x = self._embed(self.src_embedding, src)
         for block in self.encoder:
             x, _ = block(x, key_padding_mask=src_mask)
-        return EncoderOutput(self.encoder_norm(x), src_mask)
+        return self.encoder_norm(x), src_mask
 
-    def decode(self, tgt_in: torch.Tensor, encoded: EncoderOutput) -> torch.Tensor:
-        """Next-token logits (B, T, V) for the target prefix ``tgt_in`` (B, T) given ``encoded``."""
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor | None = None) -> DecoderState:
+        """Encode ``src`` (B, S) once; the state before the first target token.
+
+        Padding is found from ``src_lengths`` (B,) when given (as ``decoding.greedy_decode``
+        and ``beam_search`` pass it), else from ``pad_id``; right-padded batches give the same
+        mask either way. The cross-attention keys and values of every decoder layer are
+        computed here, once per sentence, not at every decoding step.
+        """
+        memory, src_mask = self._encode_memory(src, src_lengths)  # (B, S, D), (B, S)
+        memory_kv = [block.cross_attn.project_key_value(memory, memory) for block in self.decoder]
+        no_tokens = src.new_zeros(src.shape[0], 0)  # (B, 0)
+        return DecoderState(memory, src_mask, tuple(k for k, _ in memory_kv),
+                            tuple(v for _, v in memory_kv), no_tokens)
+
+    def decode(self, tgt_in: torch.Tensor, state: DecoderState) -> torch.Tensor:
+        """Next-token logits (B, T, V) for the whole target prefix ``tgt_in`` (B, T) after
+        ``encode``; reads only the state's memory and source mask."""
+        return self._decode(tgt_in, state.memory, state.src_mask)
+
+    def _decode(self, tgt_in, memory, src_mask) -> torch.Tensor:
         _check_tokens(tgt_in, self.max_len, "tgt_in", "max_len")
         x = self._embed(self.tgt_embedding, tgt_in)
         for block in self.decoder:
-            x, _, _ = block(x, encoded.memory, encoded.src_mask)
+            x, _, _ = block(x, memory, src_mask)
         return self.output(self.decoder_norm(x))  # (B, T, V)
+
+    def decode_step(self, prev_tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+        """Logits (B, V) for the token after ``prev_tokens`` (B,), and the new state.
+
+        Feed <bos> first, then each chosen token. The logits equal ``decode`` (and
+        ``forward``) on the prefix so far at its last position; each step computes one
+        position, reusing the cached keys and values of the earlier ones.
+        """
+        if not torch.is_tensor(prev_tokens) or prev_tokens.dim() != 1:
+            raise ValueError("prev_tokens must be a 1-D LongTensor (B,) with one id per row")
+        past_len = state.tokens.shape[1]
+        if past_len >= self.max_len:
+            raise ValueError(f"The target prefix already has max_len={self.max_len} tokens: "
+                             "decode with a smaller max_len or build the model with a larger one")
+        x = self.tgt_embedding(prev_tokens[:, None]) * math.sqrt(self.embed_dim)  # (B, 1, D)
+        x = self.dropout(self.positions(x, offset=past_len))
+        keys, values = [], []
+        for layer, block in enumerate(self.decoder):
+            past = (state.self_keys[layer], state.self_values[layer]) if past_len else None
+            memory_kv = (state.memory_keys[layer], state.memory_values[layer])
+            x, (k, v) = block.forward_cached(x, past, memory_kv, state.src_mask)
+            keys.append(k)  # (B, heads, t + 1, Dh)
+            values.append(v)
+        logits = self.output(self.decoder_norm(x))[:, 0]  # (B, V)
+        tokens = torch.cat([state.tokens, prev_tokens[:, None]], dim=1)  # (B, t + 1)
+        return logits, state._replace(tokens=tokens, self_keys=tuple(keys), self_values=tuple(values))
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: logits (B, T, V) predicting ``tgt_in`` shifted left by one."""
-        return self.decode(tgt_in, self.encode(src))
+        return self._decode(tgt_in, *self._encode_memory(src))
 
     @torch.no_grad()
     def attention_maps(self, src: torch.Tensor, tgt_in: torch.Tensor) -> dict[str, list[torch.Tensor]]:
