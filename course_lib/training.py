@@ -10,6 +10,7 @@ the step, the ``History``, every random-number generator and the position in the
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -208,6 +209,33 @@ def train(
             bar.set_postfix(loss=f"{np.mean(history.train_loss[-config.log_every:]):.3f}")
     history.seconds = seconds_before + time.perf_counter() - started
     return history
+
+
+def steps_within(
+    minutes: float, model: torch.nn.Module, loss_fn: LossFn, batches: Iterable, probe: int = 4
+) -> tuple[int, float]:
+    """How many updates fit in ``minutes``: ``(steps, seconds per step)``.
+
+    Times ``probe`` Adam updates of a throwaway copy of ``model`` on the first batches (one
+    more update first, as a warm-up), so the model itself is not changed. Use the step count
+    as ``TrainConfig.max_steps`` so that learning-rate schedules know the run's length.
+    """
+    if minutes <= 0 or probe < 1:
+        raise ValueError(f"minutes must be > 0 and probe >= 1, got {minutes}, {probe}")
+    trial = copy.deepcopy(model)
+    device = _device_of(trial)
+    optimizer = torch.optim.Adam(trial.parameters(), lr=1e-3)
+    batches = [_to_device(batch, device) for batch, _ in zip(batches, range(probe + 1), strict=False)]
+    if len(batches) < probe + 1:
+        raise ValueError(f"steps_within needs {probe + 1} batches to time, got {len(batches)}")
+    for i, batch in enumerate(batches):
+        if i == 1:  # the first update warms up; time the others
+            start = time.perf_counter()
+        optimizer.zero_grad()
+        loss_fn(trial, batch).backward()
+        optimizer.step()
+    seconds = (time.perf_counter() - start) / probe
+    return max(1, int(minutes * 60 / seconds)), seconds
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ from course_lib.training import (
     evaluate_loss,
     load_checkpoint,
     lr_at,
+    steps_within,
     train,
 )
 
@@ -344,3 +345,13 @@ def test_after_step_runs_after_every_update_and_its_effect_is_kept():
     train(model, lm_loss, shuffled_loader(), config(max_steps=7), after_step=clamp_output_rows)
     assert seen == [True] * 7
     assert model.out.weight.abs().max() <= 0.05
+
+
+def test_steps_within_times_a_copy_and_fills_the_budget():
+    model = TinyLM()
+    before = [p.detach().clone() for p in model.parameters()]
+    steps, seconds = steps_within(1.0, model, lm_loss, shuffled_loader(), probe=2)
+    assert seconds > 0 and steps == max(1, int(60 / seconds))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    with pytest.raises(ValueError, match="needs 3 batches"):
+        steps_within(1.0, model, lm_loss, [next(iter(shuffled_loader()))], probe=2)
