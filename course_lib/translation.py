@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from course_lib.data import pad_sequences
+from course_lib.decoding import beam_search, greedy_decode, tokens_until_eos
 from course_lib.text import Vocab
 
 _TOKEN_PATTERN = re.compile(r"\w+(?:-\w+)*|[^\w\s]")
@@ -98,3 +100,36 @@ def load_multi30k_translation(src_lang: str = "de", tgt_lang: str = "en", min_fr
     dataset = load_multi30k()
     columns = {split: {lang: dataset[split][lang] for lang in (src_lang, tgt_lang)} for split in dataset}
     return build_translation_data(columns, src_lang, tgt_lang, min_freq)
+
+
+def translate(
+    model,
+    pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    beam_size: int = 1,
+    length_penalty: float = 0.0,
+    max_len: int = 60,
+    batch_size: int = 100,
+) -> list[str]:
+    """Detokenised target sentences for the sources of ``(src_ids, tgt_ids)`` pairs.
+
+    Greedy decoding when ``beam_size == 1`` and ``length_penalty == 0``, otherwise the best
+    hypothesis of ``decoding.beam_search``. Works for every seq2seq model with the decoding
+    protocol (``encode`` / ``decode_step``); batches go to the model's device.
+    """
+    device = next(model.parameters()).device
+    bos, eos = tgt_vocab.bos_id, tgt_vocab.eos_id
+    sentences = []
+    for start in range(0, len(pairs), batch_size):
+        sources = [src for src, _ in pairs[start : start + batch_size]]
+        src, lengths, _ = pad_sequences(sources, src_vocab.pad_id)  # (B, S), (B,)
+        src = src.to(device)
+        if beam_size == 1 and length_penalty == 0:
+            outputs = greedy_decode(model, src, lengths, max_len, bos, eos)
+        else:
+            beams = beam_search(model, src, lengths, beam_size, max_len, bos, eos,
+                                length_penalty=length_penalty)
+            outputs = [hypotheses[0].tokens for hypotheses in beams]
+        sentences += [detokenize(tgt_vocab.decode(ids)) for ids in tokens_until_eos(outputs, eos)]
+    return sentences

@@ -3,8 +3,11 @@
 import os
 
 import pytest
+import torch
 
 from course_lib.data import make_loader
+from course_lib.decoding import greedy_decode, tokens_until_eos
+from course_lib.models.seq2seq import Seq2Seq
 from course_lib.tasks import (
     accuracy_by_length,
     make_task,
@@ -12,7 +15,8 @@ from course_lib.tasks import (
     task_answer,
     task_vocab,
 )
-from course_lib.translation import build_translation_data, detokenize, tokenize
+from course_lib.text import Vocab
+from course_lib.translation import build_translation_data, detokenize, tokenize, translate
 
 
 def test_vocab_is_specials_then_symbols():
@@ -121,3 +125,19 @@ def test_multi30k_translation_data():
     print(f"Multi30k de-en: {sizes}, vocab de {len(data.src_vocab):,}, en {len(data.tgt_vocab):,}")
     assert sizes == {"train": 29_000, "validation": 1_014, "test": 1_000}
     assert 5_000 < len(data.src_vocab) < 12_000 and 4_000 < len(data.tgt_vocab) < 9_000
+
+
+def test_translate_is_greedy_decoding_detokenised_and_beam_one_agrees():
+    torch.manual_seed(0)
+    src_vocab = Vocab.build([["ein", "hund", "läuft", "."]])
+    tgt_vocab = Vocab.build([["a", "dog", "runs", ".", "'", "s"]])
+    model = Seq2Seq(len(src_vocab), len(tgt_vocab), embed_dim=8, hidden_size=16,
+                    pad_id=tgt_vocab.pad_id)
+    pairs = [(src_vocab.encode(["ein", "hund", "."]), [0]), (src_vocab.encode(["läuft"]), [0])]
+    src = torch.tensor([pairs[0][0], pairs[1][0] + [src_vocab.pad_id] * 2])
+    ids = greedy_decode(model, src, torch.tensor([3, 1]), 7, tgt_vocab.bos_id, tgt_vocab.eos_id)
+    expected = [detokenize(tgt_vocab.decode(row)) for row in tokens_until_eos(ids, tgt_vocab.eos_id)]
+    assert translate(model, pairs, src_vocab, tgt_vocab, max_len=7, batch_size=1) == expected
+    beam_one = translate(model, pairs, src_vocab, tgt_vocab, beam_size=1, length_penalty=0.5,
+                         max_len=7)
+    assert beam_one == expected
