@@ -188,19 +188,22 @@ def _interpolated_log_transitions(counts: np.ndarray, lambdas: np.ndarray) -> np
         return np.log(probs)
 
 
-def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8):
+def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8, log_prior=None):
     """Viterbi for a trigram HMM over a batch: ``(logprob (B,), states (N,))`` in input order.
 
     ``log_transitions[a, b, c] = log P(c | a, b)``, shape (K+1, K+1, K+1) with index K the
     sentence boundary (before the first tag and after the last). The Viterbi state at step t is
     the pair (tag_{t-1}, tag_t) and each step maximises over tag_{t-2}. Only each token's
-    ``max_candidates`` best-emitting tags with non-zero emission are considered (C of them), so
-    a step costs C^3 instead of K^3: exact whenever no token has more possible tags than that
-    (EWT's most ambiguous training word has 8 tags), a beam in the spirit of TnT otherwise.
+    ``max_candidates`` best tags with non-zero emission are considered (C of them), so a step
+    costs C^3 instead of K^3: exact whenever no token has more possible tags than that, a beam
+    in the spirit of TnT otherwise. Tags are ranked by ``log_emissions + log_prior`` (K,):
+    with ``log_prior = log P(tag)`` that is ``P(tag | word)``, which ranks an unknown word's
+    tags better than ``P(word | tag)`` alone (rare tags have large emission scores).
     """
     batch = LengthBatch(lengths)
     n_tokens, k = log_emissions.shape
-    order = np.argsort(-log_emissions, axis=1, kind="stable")[:, :max_candidates]
+    rank = log_emissions if log_prior is None else log_emissions + log_prior
+    order = np.argsort(-rank, axis=1, kind="stable")[:, :max_candidates]
     scores = np.take_along_axis(log_emissions, order, axis=1)  # (N, C), best first
     width = max(1, int(np.isfinite(scores).sum(axis=1).max()))
     cand, em = order[:, :width], scores[:, :width]  # (N, C) candidate tags and their scores
@@ -257,10 +260,12 @@ def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8):
 class HMMTagger:
     """A supervised HMM part-of-speech tagger: bigram (``order=1``) or trigram (``order=2``).
 
-    Emissions of a training word are relative frequencies ``c(word, tag) / c(tag)``; a word
-    seen only with another capitalisation uses the counts of its lower-cased form
-    (``lowercase_backoff``; with ``backoff_smoothing`` = beta > 0, those counts are mixed with
-    beta pseudo-counts spread by the unknown-word model); any other unseen word is scored by
+    Emissions of a training word are relative frequencies ``c(word, tag) / c(tag)``, or with
+    ``lexicon_smoothing`` = beta > 0 (and an unknown-word model) ``P(t | w) / P(t)``, ``P(t | w)
+    = (c(w, t) + beta P_unk(t | w)) / (c(w) + beta)``: a rare word gets some probability for
+    the tags its suffix suggests. A word seen only with another capitalisation uses the counts
+    of its lower-cased form (``lowercase_backoff``), mixed likewise with ``backoff_smoothing``
+    pseudo-counts; any other unseen word is scored by
     ``unknown_words`` (an ``UnknownWordModel``, fitted with the tagger). With
     ``unknown_words=None``, emissions are instead Lidstone-smoothed, ``(c(word, tag) +
     emission_smoothing) / (c(tag) + emission_smoothing (V + 1))``, and with
@@ -278,14 +283,17 @@ class HMMTagger:
 
     def __init__(self, order: int = 2, unknown_words: UnknownWordModel | None = None,
                  emission_smoothing: float = 0.0, lowercase_backoff: bool = True,
-                 backoff_smoothing: float = 0.0, capitalisation: bool = False):
+                 backoff_smoothing: float = 0.0, lexicon_smoothing: float = 0.0,
+                 capitalisation: bool = False):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 (bigram HMM) or 2 (trigram HMM), got {order}")
-        if min(emission_smoothing, backoff_smoothing) < 0:
-            raise ValueError("emission_smoothing and backoff_smoothing must be >= 0")
+        if min(emission_smoothing, backoff_smoothing, lexicon_smoothing) < 0:
+            raise ValueError("emission_smoothing, backoff_smoothing and lexicon_smoothing must "
+                             "be >= 0")
         self.order, self.unknown_words = order, unknown_words
         self.emission_smoothing, self.lowercase_backoff = emission_smoothing, lowercase_backoff
-        self.backoff_smoothing, self.capitalisation = backoff_smoothing, capitalisation
+        self.backoff_smoothing, self.lexicon_smoothing = backoff_smoothing, lexicon_smoothing
+        self.capitalisation = capitalisation
 
     def fit(self, sentences, tags) -> HMMTagger:
         _check_tagged(sentences, tags)
@@ -319,6 +327,9 @@ class HMMTagger:
             self._log_unseen = np.log(a / (tag_counts + a * (len(emit) + 1)))
         if self.unknown_words is not None:
             self.unknown_words.fit(sentences, tags, tagset=self.tags_)
+            if self.lexicon_smoothing > 0:  # vocab_ lists the words in row order
+                self.log_emissions_ = self._smoothed_log_emissions(
+                    emit, list(self.vocab_), False, self.lexicon_smoothing)
         return self
 
     def _transition_counts(self, states, lengths, n_states):
@@ -333,14 +344,16 @@ class HMMTagger:
         np.add.at(counts, tuple(grams.T), 1)
         return counts
 
-    def _smoothed_row(self, counts, word, first):
-        """``log P(t | w) - log P(t)`` for a word known only in another capitalisation:
-        ``P(t | w) = (c(lower(w), t) + beta P_unk(t | w)) / (c(lower(w)) + beta)``."""
-        prior = self.tag_prior_
-        guess = np.exp(self.unknown_words.log_scores(word, first)) * prior
-        guess /= guess.sum()
-        beta = self.backoff_smoothing
-        return np.log((counts + beta * guess) / (counts.sum() + beta)) - np.log(prior)
+    def _smoothed_log_emissions(self, counts, words, first, beta):
+        """``log P(t | w) - log P(t)`` (n, K) for tag counts ``counts`` (n, K) of ``words``, with
+        ``P(t | w) = (c(w, t) + beta P_unk(t | w)) / (c(w) + beta)``; ``P_unk(t | w)`` is the
+        unknown-word model's guess (its score times ``P(t)``, normalised)."""
+        log_prior = np.log(self.tag_prior_)
+        guess = np.exp([self.unknown_words.log_scores(w, first) + log_prior for w in words])
+        guess /= guess.sum(axis=1, keepdims=True)  # (n, K)
+        smoothed = (counts + beta * guess) / (counts.sum(axis=1, keepdims=True) + beta)
+        with np.errstate(divide="ignore"):
+            return np.log(smoothed) - log_prior
 
     def is_known(self, word: str) -> bool:
         return word in self.vocab_
@@ -352,7 +365,8 @@ class HMMTagger:
             if row is None:
                 return self.unknown_words.log_scores(word, first)
             if self.backoff_smoothing > 0:
-                return self._smoothed_row(self.lower_counts_[row], word, first)
+                return self._smoothed_log_emissions(self.lower_counts_[row:row + 1], [word],
+                                                    first, self.backoff_smoothing)[0]
             return self.log_lower_emissions_[row]
         if self.emission_smoothing > 0:
             return self._log_unseen
@@ -398,11 +412,14 @@ class HMMTagger:
         if self.capitalisation:
             log_em = self._capitalised_log_emissions(log_em, [w for ws in sentences for w in ws])
         lt, n_states = self.log_transitions_, log_em.shape[1]
+        log_prior = np.log(self.tag_prior_)  # (K,) or, with the flag, log P(t, c) (2K,)
+        if self.capitalisation:
+            log_prior = (log_prior + self.log_cap_given_tag_).ravel()
         if self.order == 1:
             logprob, states = viterbi_batch(lt[n_states, :n_states], lt[:n_states, :n_states],
                                             log_em, lengths, log_endprob=lt[:n_states, n_states])
         else:
-            logprob, states = viterbi_pairs(lt, log_em, lengths)
+            logprob, states = viterbi_pairs(lt, log_em, lengths, log_prior=log_prior)
         tags = np.array(self.tags_)[states % len(self.tags_)]
         return logprob, [list(t) for t in np.split(tags, np.cumsum(lengths)[:-1])]
 

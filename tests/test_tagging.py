@@ -180,3 +180,38 @@ def test_capitalised_emissions_are_distributions_over_words_with_the_flag(order)
     assert np.allclose(totals[totals > 0], 1.0) and (totals > 0).sum() == len(pairs)
     assert np.all(np.isneginf(scores[tagger.vocab_["Anna"], :len(tagger.tags_)]))  # capitalised
 
+
+
+def test_candidates_are_ranked_by_emission_plus_prior():
+    # Token 1's best emission is tag 2 (a rare tag), but with the prior its most probable
+    # tag is 0: with one candidate per token, the prior decides which tag survives.
+    log_transitions = np.zeros((4, 4, 4))  # uniform: only emissions and candidates matter
+    log_emissions = np.log([[0.8, 0.1, 0.1], [0.3, 0.1, 0.6]])
+    log_prior = np.log([0.7, 0.2, 0.1])
+    assert list(viterbi_pairs(log_transitions, log_emissions, [2], max_candidates=1)[1]) == [0, 2]
+    assert list(viterbi_pairs(log_transitions, log_emissions, [2], max_candidates=1,
+                              log_prior=log_prior)[1]) == [0, 0]
+    exact = viterbi_pairs(log_transitions, log_emissions, [2], max_candidates=3)
+    ranked = viterbi_pairs(log_transitions, log_emissions, [2], max_candidates=3,
+                           log_prior=log_prior)
+    assert np.allclose(exact[0], ranked[0]) and np.array_equal(exact[1], ranked[1])
+
+
+def test_lexicon_smoothing_mixes_the_suffix_guess_into_known_words():
+    beta = 2.0
+    plain = HMMTagger(order=2, unknown_words=UnknownWordModel()).fit(SENTENCES, TAGS)
+    smooth = HMMTagger(order=2, unknown_words=UnknownWordModel(),
+                       lexicon_smoothing=beta).fit(SENTENCES, TAGS)
+    row = smooth.vocab_["running"]  # seen once, as VERB
+    assert np.isinf(plain.log_emissions_[row]).sum() == len(plain.tags_) - 1
+    prior = smooth.tag_prior_
+    posterior = np.exp(smooth.log_emissions_[row]) * prior  # P(t | running), a distribution
+    assert np.isclose(posterior.sum(), 1.0) and np.all(posterior > 0)
+    guess = np.exp(smooth.unknown_words.log_scores("running")) * prior
+    expected = (np.eye(len(prior))[smooth.tags_.index("VERB")] + beta * guess / guess.sum()) / (
+        1 + beta)
+    assert np.allclose(posterior, expected)
+    assert smooth.predict([["the", "dog", "is", "running", "."]]) == [
+        ["DET", "NOUN", "AUX", "VERB", "PUNCT"]]
+    with pytest.raises(ValueError, match="lexicon_smoothing"):
+        HMMTagger(lexicon_smoothing=-1.0)
