@@ -1,6 +1,7 @@
 """Recurrent encoder-decoders: packing oracle, padding invariance, teacher forcing, learning."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -20,6 +21,10 @@ from course_lib.tasks import make_task, sequence_accuracy, task_vocab
 
 SRC_V, TGT_V, PAD = 9, 7, 0
 CONFIGS = [("gru", False), ("gru", True), ("lstm", False), ("lstm", True)]
+ChoSeq2Seq = partial(Seq2Seq, feed_context=True)  # the context vector fed to every step
+DeepOutputAttention = partial(AttentionSeq2Seq, readout_size=5)  # tanh readout before the output
+KINDS = pytest.mark.parametrize("kind", [Seq2Seq, ChoSeq2Seq, AttentionSeq2Seq, DeepOutputAttention],
+                                ids=["plain", "cho", "attention", "attention-readout"])
 
 
 def padded_batch(lengths, vocab_size, seed=0, pad_value=PAD):
@@ -55,7 +60,7 @@ def test_packed_encoder_equals_running_each_sequence_alone(cell, bidirectional):
             torch.testing.assert_close(part[:, row], alone_part[:, 0], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", [Seq2Seq, AttentionSeq2Seq])
+@KINDS
 @pytest.mark.parametrize("cell,bidirectional", CONFIGS)
 def test_padding_content_and_batch_neighbours_never_matter(kind, cell, bidirectional):
     model = make_model(kind, cell, bidirectional)
@@ -70,7 +75,7 @@ def test_padding_content_and_batch_neighbours_never_matter(kind, cell, bidirecti
         torch.testing.assert_close(alone[0], logits[row], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", [Seq2Seq, AttentionSeq2Seq])
+@KINDS
 @pytest.mark.parametrize("cell,bidirectional", CONFIGS)
 def test_forward_equals_stepping_decode_step(kind, cell, bidirectional):
     model = make_model(kind, cell, bidirectional)
@@ -96,8 +101,9 @@ def test_attention_weights_are_a_distribution_over_real_source_tokens():
     assert torch.all(weights.masked_select(~mask[:, None, :].expand_as(weights)) == 0)
 
 
-def test_state_select_picks_batch_rows():
-    model = make_model(AttentionSeq2Seq, "lstm", True)
+@pytest.mark.parametrize("kind", [ChoSeq2Seq, AttentionSeq2Seq], ids=["cho", "attention"])
+def test_state_select_picks_batch_rows(kind):
+    model = make_model(kind, "lstm", True)
     src, lengths = padded_batch([5, 2, 3], SRC_V)
     index = torch.tensor([2, 0, 0])
     picked = model.encode(src, lengths).select(index)
@@ -106,7 +112,7 @@ def test_state_select_picks_batch_rows():
     torch.testing.assert_close(model.decode_step(prev, picked)[0], model.decode_step(prev, expected)[0])
 
 
-@pytest.mark.parametrize("kind", [Seq2Seq, AttentionSeq2Seq])
+@KINDS
 def test_teacher_forcing_ratio(kind):
     model = make_model(kind)
     src, lengths = padded_batch([5, 2, 3], SRC_V)
@@ -203,3 +209,23 @@ def test_loss_matches_cross_entropy_by_hand():
     logits = model(batch.src, batch.src_lengths, batch.tgt[:, :-1])
     by_hand = -F.log_softmax(logits[0], dim=-1)[torch.arange(3), torch.tensor([5, 6, 3])].mean()
     torch.testing.assert_close(seq2seq_loss(model, batch), by_hand)
+
+
+def test_fed_context_reaches_every_step():
+    """With feed_context the source changes a late step's logits even when the recurrent
+    state is fixed: the context vector arrives directly, not only through h_0."""
+    model = make_model(ChoSeq2Seq)
+    src, lengths = padded_batch([5, 2, 3], SRC_V)
+    other, _ = padded_batch([5, 2, 3], SRC_V, seed=7)
+    state, other_state = model.encode(src, lengths), model.encode(other, lengths)
+    same_hidden = type(state)(state.hidden, context=other_state.context)
+    prev = torch.tensor([1, 2, 3])
+    assert not torch.allclose(model.decode_step(prev, state)[0], model.decode_step(prev, same_hidden)[0])
+    assert model.output.in_features == 2 * 8 + 6  # [h_t; c; embed(y_{t-1})]
+
+
+def test_readout_layer_shapes_and_bad_size():
+    model = make_model(partial(Seq2Seq, feed_context=True, readout_size=4))
+    assert [layer.out_features for layer in model.output if hasattr(layer, "out_features")] == [4, TGT_V]
+    with pytest.raises(ValueError, match="readout_size"):
+        Seq2Seq(SRC_V, TGT_V, 6, 8, readout_size=0)

@@ -11,7 +11,11 @@ L layers, V target vocabulary, Hs = H x directions the encoder's output size.
   Bidirectional: per layer the two directions' final states are concatenated and projected,
   ``h0 = tanh(W_h [h_fwd; h_bwd])`` (for an LSTM also ``c0 = W_c [c_fwd; c_bwd]``).
 * ``Seq2Seq`` (Sutskever et al. 2014): that initial state is the only thing the decoder knows
-  about the source, the fixed-size "context vector". Output: ``Linear(h_t)``.
+  about the source, the fixed-size "context vector" c. Output: ``Linear(h_t)``. With
+  ``feed_context=True`` (Cho et al. 2014) c (the top layer of the initial state) is also fed
+  to every step: the RNN reads ``[embed(y_{t-1}); c]`` and the output layer sees
+  ``[h_t; c; embed(y_{t-1})]`` -- still one fixed-size vector, but one the decoder cannot
+  overwrite as it goes.
 * ``AttentionSeq2Seq`` (Bahdanau et al. 2015 style): at step t the previous top-layer state
   h_{t-1} queries the encoder outputs (``course_lib.models.attention``), giving a context
   c_t; the RNN reads ``[embed(y_{t-1}); c_t]`` and the output layer sees
@@ -60,6 +64,7 @@ class Seq2SeqState:
     memory: torch.Tensor | None = None  # (B, S, Hs) encoder outputs
     src_mask: torch.Tensor | None = None  # (B, S) bool, True at real source tokens
     projected_keys: torch.Tensor | None = None  # (B, S, A) attention.project_keys(memory)
+    context: torch.Tensor | None = None  # (B, H) the context vector, set for Seq2Seq(feed_context=True)
 
     def select(self, index: torch.Tensor) -> Seq2SeqState:
         """The batch rows ``index`` (B',), e.g. each sentence repeated once per beam."""
@@ -67,7 +72,8 @@ class Seq2SeqState:
             hidden = tuple(part[:, index] for part in self.hidden)
         else:
             hidden = self.hidden[:, index]
-        rows = [None if x is None else x[index] for x in (self.memory, self.src_mask, self.projected_keys)]
+        rows = [None if x is None else x[index]
+                for x in (self.memory, self.src_mask, self.projected_keys, self.context)]
         return Seq2SeqState(hidden, *rows)
 
 
@@ -140,6 +146,17 @@ class _RecurrentSeq2Seq(nn.Module):
     def _decoder_input_size(self, embed_dim: int) -> int:
         return embed_dim
 
+    def _make_output(self, in_size: int, readout_size: int | None) -> nn.Module:
+        """The output layer: ``Linear(in_size, V)``, or with ``readout_size`` a "deep output"
+        (Bahdanau et al. 2015) ``Linear(in_size, readout_size) -> tanh -> Linear(.., V)``,
+        much cheaper when ``in_size`` is large (the V-wide matmul dominates training)."""
+        if readout_size is None:
+            return nn.Linear(in_size, self.tgt_vocab_size)
+        if readout_size < 1:
+            raise ValueError(f"readout_size must be a positive int or None, got {readout_size}")
+        return nn.Sequential(nn.Linear(in_size, readout_size), nn.Tanh(),
+                             nn.Linear(readout_size, self.tgt_vocab_size))
+
     def _initial_hidden(self, final: State) -> State:
         """The encoder's final state as the decoder's initial one (see the module docstring)."""
         if self.encoder.num_directions == 1:
@@ -164,15 +181,16 @@ class _RecurrentSeq2Seq(nn.Module):
         return Seq2SeqState(hidden)
 
     def _step(self, prev_tokens, state):
-        """One decoder step: ``(logits (B, V), new state, attention weights (B, S) or None)``."""
+        """One decoder step: ``(features (B, F), new state, attention weights (B, S) or None)``;
+        ``self.output(self.drop(features))`` are the logits (B, V)."""
         raise NotImplementedError
 
     def decode_step(self, prev_tokens: torch.Tensor, state: Seq2SeqState):
         """Logits (B, V) for the next token after ``prev_tokens`` (B,), and the new state."""
         if not torch.is_tensor(prev_tokens) or prev_tokens.dim() != 1:
             raise ValueError("prev_tokens must be a 1-D LongTensor (B,) with one id per row")
-        logits, state, _ = self._step(prev_tokens, state)
-        return logits, state
+        features, state, _ = self._step(prev_tokens, state)
+        return self.output(self.drop(features)), state
 
     @staticmethod
     def _check_target(src, tgt_in, teacher_forcing) -> None:
@@ -188,20 +206,26 @@ class _RecurrentSeq2Seq(nn.Module):
         """Step by step over ``tgt_in``: ``(logits (B, T, V), [weights (B, S) or None] * T)``."""
         self._check_target(src, tgt_in, teacher_forcing)
         state = self.encode(src, src_lengths)
-        all_logits, all_weights = [], []
+        outputs, all_weights = [], []  # per step: features (teacher forcing 1) or logits
         prev = tgt_in[:, 0]  # (B,)
         for t in range(tgt_in.shape[1]):
-            logits, state, weights = self._step(prev, state)
-            all_logits.append(logits)
+            features, state, weights = self._step(prev, state)
             all_weights.append(weights)
+            if teacher_forcing == 1.0:  # the next input is the truth: no logits needed yet
+                outputs.append(features)
+                prev = tgt_in[:, min(t + 1, tgt_in.shape[1] - 1)]
+                continue
+            logits = self.output(self.drop(features))  # (B, V)
+            outputs.append(logits)
             if t + 1 < tgt_in.shape[1]:
                 prev = self._next_input(tgt_in[:, t + 1], logits, teacher_forcing, generator)
-        return torch.stack(all_logits, dim=1), all_weights  # (B, T, V)
+        stacked = torch.stack(outputs, dim=1)  # (B, T, F) or (B, T, V)
+        if teacher_forcing == 1.0:  # one big output matmul is much faster than T small ones
+            return self.output(self.drop(stacked)), all_weights  # (B, T, V)
+        return stacked, all_weights
 
     @staticmethod
     def _next_input(truth, logits, teacher_forcing, generator) -> torch.Tensor:
-        if teacher_forcing == 1.0:
-            return truth
         predicted = logits.detach().argmax(dim=-1)  # (B,)
         if teacher_forcing == 0.0:
             return predicted
@@ -220,19 +244,41 @@ class Seq2Seq(_RecurrentSeq2Seq):
     """Encoder-decoder whose only link is the encoder's final state (the context vector).
 
     ``cell`` is "gru", "lstm" or "rnn"; ``dropout`` acts on the embeddings, between layers
-    and before the output layer; ``pad_id`` is the padding id of both vocabularies.
+    and before the output layer; ``pad_id`` is the padding id of both vocabularies;
+    ``feed_context=True`` also feeds the context vector to every decoder step (Cho et al.);
+    ``readout_size`` puts a tanh layer of that size before the output (see ``_make_output``).
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_dim, hidden_size, num_layers=1,
-                 cell="gru", bidirectional=False, dropout=0.0, pad_id=0):
+                 cell="gru", bidirectional=False, dropout=0.0, pad_id=0, feed_context=False,
+                 readout_size=None):
+        self.feed_context = feed_context
         super().__init__(src_vocab_size, tgt_vocab_size, embed_dim, hidden_size, num_layers,
                          cell, bidirectional, dropout, pad_id)
-        self.output = nn.Linear(self.hidden_size, self.tgt_vocab_size)
+        out_size = 2 * hidden_size + embed_dim if feed_context else hidden_size
+        self.output = self._make_output(out_size, readout_size)
+
+    def _decoder_input_size(self, embed_dim: int) -> int:
+        return embed_dim + self.hidden_size if self.feed_context else embed_dim
+
+    def _make_state(self, hidden, outputs, src_lengths) -> Seq2SeqState:
+        if not self.feed_context:
+            return Seq2SeqState(hidden)
+        h = hidden[0] if isinstance(hidden, tuple) else hidden
+        return Seq2SeqState(hidden, context=h[-1])  # c: (B, H)
+
+    def _features(self, embedded, state):
+        """Decoder over ``embedded`` (B, T, E) from ``state``: features (B, T, F), new hidden."""
+        if not self.feed_context:
+            return self.decoder_rnn(embedded, state.hidden)  # (B, T, H)
+        context = state.context[:, None, :].expand(-1, embedded.shape[1], -1)  # (B, T, H)
+        out, hidden = self.decoder_rnn(torch.cat([embedded, context], dim=-1), state.hidden)
+        return torch.cat([out, context, embedded], dim=-1), hidden  # (B, T, 2H + E)
 
     def _step(self, prev_tokens, state):
         embedded = self.drop(self.tgt_embedding(prev_tokens)).unsqueeze(1)  # (B, 1, E)
-        out, hidden = self.decoder_rnn(embedded, state.hidden)  # (B, 1, H)
-        return self.output(self.drop(out.squeeze(1))), Seq2SeqState(hidden), None  # (B, V)
+        features, hidden = self._features(embedded, state)  # (B, 1, F)
+        return features.squeeze(1), Seq2SeqState(hidden, context=state.context), None  # (B, F)
 
     def _unroll(self, src, src_lengths, tgt_in, teacher_forcing, generator):
         if teacher_forcing != 1.0:
@@ -242,26 +288,27 @@ class Seq2Seq(_RecurrentSeq2Seq):
         self._check_target(src, tgt_in, teacher_forcing)
         state = self.encode(src, src_lengths)
         embedded = self.drop(self.tgt_embedding(tgt_in))  # (B, T, E)
-        outputs, _ = self.decoder_rnn(embedded, state.hidden)  # (B, T, H)
-        return self.output(self.drop(outputs)), []  # (B, T, V)
+        features, _ = self._features(embedded, state)  # (B, T, F)
+        return self.output(self.drop(features)), []  # (B, T, V)
 
 
 class AttentionSeq2Seq(_RecurrentSeq2Seq):
     """Encoder-decoder with Bahdanau-style attention over the encoder outputs at every step.
 
-    Same arguments as ``Seq2Seq`` plus ``attention``: ``"additive"`` (default, Bahdanau),
+    Same arguments as ``Seq2Seq`` (but ``feed_context``) plus ``attention``: ``"additive"`` (default, Bahdanau),
     ``"general"``, ``"dot"`` or ``"scaled_dot"`` (the last two need H == Hs, i.e. a
     unidirectional encoder). The query is the top layer of h_{t-1}.
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_dim, hidden_size, num_layers=1,
-                 cell="gru", bidirectional=False, dropout=0.0, pad_id=0, attention="additive"):
+                 cell="gru", bidirectional=False, dropout=0.0, pad_id=0, attention="additive",
+                 readout_size=None):
         self._encoder_size = hidden_size * (2 if bidirectional else 1)
         super().__init__(src_vocab_size, tgt_vocab_size, embed_dim, hidden_size, num_layers,
                          cell, bidirectional, dropout, pad_id)
         self.attention = make_attention(attention, hidden_size, self._encoder_size)
         out_size = hidden_size + self._encoder_size + embed_dim
-        self.output = nn.Linear(out_size, tgt_vocab_size)
+        self.output = self._make_output(out_size, readout_size)
 
     def _decoder_input_size(self, embed_dim: int) -> int:
         return embed_dim + self._encoder_size
@@ -280,7 +327,7 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
         out, hidden = self.decoder_rnn(rnn_input, state.hidden)  # (B, 1, H)
         features = torch.cat([out.squeeze(1), context, embedded], dim=-1)  # (B, H + Hs + E)
         new_state = Seq2SeqState(hidden, state.memory, state.src_mask, state.projected_keys)
-        return self.output(self.drop(features)), new_state, weights  # (B, V)
+        return features, new_state, weights  # (B, H + Hs + E)
 
     def forward_with_attention(self, src, src_lengths, tgt_in, teacher_forcing: float = 1.0,
                                generator: torch.Generator | None = None):
