@@ -9,12 +9,17 @@ Models, all fitted on the same train split and tagging the whole test split:
   estimator for every distribution (a bigram HMM);
 - ours, ``HMMTagger(order=1, emission_smoothing=0.1)``: the same kind of model;
 - ours, ``HMMTagger(order=2, UnknownWordModel(theta=1.5, max_count=5), backoff_smoothing=2.0,
-  lexicon_smoothing=1.0, capitalisation=True)``: a TnT-style trigram tagger whose states carry
-  TnT's capitalisation flag. ``theta``, ``max_count``, ``backoff_smoothing``,
-  ``lexicon_smoothing`` and ``capitalisation`` were chosen on the validation split (``--tune``
-  prints that comparison: 93.03% with the earlier theta=1.0, max_count=10 and no lexicon
-  smoothing, 93.16% with these); the test split was not used to choose them, and every model
-  is fitted on train only (no validation data in training).
+  lexicon_smoothing=1.0, capitalisation=True, previous_tag_smoothing=100.0)``: a TnT-style
+  trigram tagger whose states carry TnT's capitalisation flag and whose frequent words (seen
+  >= 5 times) have emissions that also depend on the previous tag. ``theta``, ``max_count``,
+  ``backoff_smoothing``, ``lexicon_smoothing``, ``capitalisation`` and
+  ``previous_tag_smoothing`` were chosen on the validation split (``--tune`` prints that
+  comparison: 93.03% with the earlier theta=1.0, max_count=10 and no lexicon smoothing, 93.16%
+  without previous-tag emissions, 93.66% with them); the test split was not used to choose
+  them, and every model is fitted on train only (no validation data in training). With
+  previous-tag emissions on, ``max_count=10`` (93.69%) and ``theta=1.0`` (93.67%) scored a
+  hair higher on validation, within noise (8 tokens); that was seen in the same run as the
+  test figures, so they were not re-tuned.
 
 Throughput = test tokens / seconds to tag the whole test split (ours: best of 3 runs; NLTK:
 one run, it is slow). Both measured in the same process, one after the other; the ratio only
@@ -63,10 +68,13 @@ def row(name, report, seconds, n_tokens):
 
 
 CHOSEN = {"theta": 1.5, "max_count": 5, "backoff_smoothing": 2.0, "lexicon_smoothing": 1.0,
-          "capitalisation": True}
+          "capitalisation": True, "previous_tag_smoothing": 100.0}
 TUNING = [{"capitalisation": False}, {"theta": None}, {"theta": 1.0}, {"max_count": 10},
           {"backoff_smoothing": 0.0}, {"lexicon_smoothing": 0.0}, {"lexicon_smoothing": 0.3},
-          {"theta": 1.0, "max_count": 10, "lexicon_smoothing": 0.0}, {}]  # changes to CHOSEN
+          {"previous_tag_smoothing": 0.0}, {"previous_tag_smoothing": 20.0},
+          {"previous_tag_smoothing": 200.0}, {"previous_tag_min_count": 2},
+          {"theta": 1.0, "max_count": 10, "lexicon_smoothing": 0.0, "previous_tag_smoothing": 0.0},
+          {}]  # changes to CHOSEN
 
 
 def trigram_tagger(theta, max_count, **kwargs):

@@ -7,7 +7,8 @@ Transition probabilities interpolate unigram, bigram (and trigram) relative freq
 weights found by deleted interpolation. Words never seen in training are scored by
 ``UnknownWordModel``: tag distributions of rare training words that share the word's shape
 (capitalised, digits, hyphen) and its longest known suffix, smoothed by successive
-abstraction over shorter suffixes.
+abstraction over shorter suffixes. Optionally (trigram only), frequent words' emissions also
+depend on the previous tag, ``P(word | previous tag, tag)``.
 """
 
 from __future__ import annotations
@@ -83,9 +84,7 @@ class UnknownWordModel:
         index = {t: i for i, t in enumerate(self.tags_)}
         pairs = Counter((w, t, i == 0) for ws, ts in zip(sentences, tags, strict=True)
                         for i, (w, t) in enumerate(zip(ws, ts, strict=True)))
-        word_counts = Counter()
-        for (w, _, _), c in pairs.items():
-            word_counts[w] += c
+        word_counts = Counter(w for ws in sentences for w in ws)
         keys: dict[tuple[str, str], int] = {}  # (shape, suffix) -> row; parents come first
         key_rows, tag_rows, weights = [], [], []
         all_tags = np.zeros(len(self.tags_))
@@ -188,7 +187,8 @@ def _interpolated_log_transitions(counts: np.ndarray, lambdas: np.ndarray) -> np
         return np.log(probs)
 
 
-def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8, log_prior=None):
+def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8, log_prior=None,
+                  log_pair_emissions=None):
     """Viterbi for a trigram HMM over a batch: ``(logprob (B,), states (N,))`` in input order.
 
     ``log_transitions[a, b, c] = log P(c | a, b)``, shape (K+1, K+1, K+1) with index K the
@@ -199,6 +199,10 @@ def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8, log
     in the spirit of TnT otherwise. Tags are ranked by ``log_emissions + log_prior`` (K,):
     with ``log_prior = log P(tag)`` that is ``P(tag | word)``, which ranks an unknown word's
     tags better than ``P(word | tag)`` alone (rare tags have large emission scores).
+    ``log_pair_emissions(rows, previous, current)``, if given, returns extra emission scores
+    (n, C_{t-1}, C_t) of the tokens ``rows`` (n,) for their previous and own candidate states
+    (n, C_{t-1}) and (n, C_t) (previous = K before the first token): emissions that depend on
+    the previous state too, which the pair states allow exactly.
     """
     batch = LengthBatch(lengths)
     n_tokens, k = log_emissions.shape
@@ -215,9 +219,15 @@ def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8, log
     def trans(a, b, c):  # (n, C) index parts of positions t-2, t-1, t -> (n, C, C, C)
         return flat_trans[(a[:, :, None, None] + b[:, None, :, None]) + c[:, None, None, :]]
 
+    def emit(rows, previous):  # (n, C_{t-1}, C_t) emission scores of the tokens rows
+        if log_pair_emissions is None:
+            return em[rows][:, None, :]
+        return em[rows][:, None, :] + log_pair_emissions(rows, previous, cand[rows])
+
     rows = batch.rows(0)
     edge = np.full((len(rows), 1), bos)
-    delta = trans(edge * stride * stride, edge * stride, cand[rows])[:, 0, 0] + em[rows]
+    delta = trans(edge * stride * stride, edge * stride, cand[rows])[:, 0, 0]
+    delta += emit(rows, edge)[:, 0]
     best_end = np.full((len(rows), width, width), -np.inf)  # (B, C, C): last two tags
     ended = batch.ending_at(0)  # one-word sentences: the pair (boundary, tag_0), put in slot 0
     best_end[ended, 0, :] = delta[ended] + trans(edge[ended] * stride * stride,
@@ -232,7 +242,7 @@ def viterbi_pairs(log_transitions, log_emissions, lengths, max_candidates=8, log
         else:  # (n, C_{t-2}, C_{t-1}, 1) + (n, C, C, C) -> max over tag_{t-2}
             delta = np.max(delta[:n, :, :, None] + trans(as_first[rows - 2], as_second[rows - 1],
                                                           cand[rows]), axis=1)
-        delta += em[rows][:, None, :]
+        delta += emit(rows, cand[rows - 1])
         deltas.append(delta)
         ended = batch.ending_at(t)
         best_end[ended] = delta[ended] + trans(as_first[rows[ended] - 1],
@@ -277,23 +287,38 @@ class HMMTagger:
     states of its own flag, with emission ``P(w | t, c) = P(w | t) / P(c | t)`` (unknown words
     likewise, from their ``P(w | t)`` score). Tags are then read off the states.
 
+    With ``previous_tag_smoothing`` = m > 0 (trigram only), the emissions of words seen at least
+    ``previous_tag_min_count`` times also depend on the previous tag a, as in Thede and Harper
+    (1999): ``P(w | a, t) = P(w | t) P(a | w, t) / P(a | t)`` (Bayes), with ``P(a | w, t) =
+    (c(a, t, w) + m P(a | t)) / (c(t, w) + m)``. The Viterbi states are tag pairs, so this is
+    exact.
+
     Learned: ``tags_``, ``vocab_``, ``lambdas_``, ``log_transitions_`` (``(S+1,)*(order+1)``
-    over S = K or 2K states; index S is the sentence boundary), ``log_emissions_`` (V, K).
+    over S = K or 2K states; index S is the sentence boundary), ``log_emissions_`` (V, K), and
+    with ``previous_tag_smoothing`` ``log_previous_tag_`` (W+1, K+1, K): ``log P(a | w, t) - log
+    P(a | t)`` of the W words in ``previous_tag_words_`` (row 0: every other word, zeros).
     """
 
     def __init__(self, order: int = 2, unknown_words: UnknownWordModel | None = None,
                  emission_smoothing: float = 0.0, lowercase_backoff: bool = True,
                  backoff_smoothing: float = 0.0, lexicon_smoothing: float = 0.0,
-                 capitalisation: bool = False):
+                 capitalisation: bool = False, previous_tag_smoothing: float = 0.0,
+                 previous_tag_min_count: int = 5):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 (bigram HMM) or 2 (trigram HMM), got {order}")
-        if min(emission_smoothing, backoff_smoothing, lexicon_smoothing) < 0:
-            raise ValueError("emission_smoothing, backoff_smoothing and lexicon_smoothing must "
-                             "be >= 0")
+        if min(emission_smoothing, backoff_smoothing, lexicon_smoothing,
+               previous_tag_smoothing) < 0:
+            raise ValueError("emission_smoothing, backoff_smoothing, lexicon_smoothing and "
+                             "previous_tag_smoothing must be >= 0")
+        if order == 1 and previous_tag_smoothing > 0:
+            raise ValueError("previous_tag_smoothing needs order=2 (the Viterbi states must be "
+                             "tag pairs)")
         self.order, self.unknown_words = order, unknown_words
         self.emission_smoothing, self.lowercase_backoff = emission_smoothing, lowercase_backoff
         self.backoff_smoothing, self.lexicon_smoothing = backoff_smoothing, lexicon_smoothing
         self.capitalisation = capitalisation
+        self.previous_tag_smoothing = previous_tag_smoothing
+        self.previous_tag_min_count = previous_tag_min_count
 
     def fit(self, sentences, tags) -> HMMTagger:
         _check_tagged(sentences, tags)
@@ -306,8 +331,9 @@ class HMMTagger:
         words = [w for ws in sentences for w in ws]
         tag_ids = np.array([index[t] for ts in tags for t in ts])
         caps = _capitalised(words)
+        lengths = np.array([len(ts) for ts in tags])
         states = tag_ids + k * caps if self.capitalisation else tag_ids  # (N,) hidden states
-        counts = self._transition_counts(states, np.array([len(ts) for ts in tags]),
+        counts = self._transition_counts(states, lengths,
                                          n_states=2 * k if self.capitalisation else k)
         self.lambdas_ = _deleted_interpolation(counts)
         self.log_transitions_ = _interpolated_log_transitions(counts, self.lambdas_)
@@ -325,6 +351,8 @@ class HMMTagger:
             self.log_emissions_ = np.log((emit + a) / (tag_counts + a * (len(emit) + 1)))
             self.log_lower_emissions_ = np.log(self.lower_counts_ / tag_counts)
             self._log_unseen = np.log(a / (tag_counts + a * (len(emit) + 1)))
+        if self.previous_tag_smoothing > 0:
+            self._fit_previous_tag(words, tag_ids, lengths, emit.sum(axis=1))
         if self.unknown_words is not None:
             self.unknown_words.fit(sentences, tags, tagset=self.tags_)
             if self.lexicon_smoothing > 0:  # vocab_ lists the words in row order
@@ -343,6 +371,24 @@ class HMMTagger:
         counts = np.zeros((n_states + 1,) * pad)
         np.add.at(counts, tuple(grams.T), 1)
         return counts
+
+    def _fit_previous_tag(self, words, tag_ids, lengths, word_counts) -> None:
+        """``log_previous_tag_`` from the training tokens (see the class docstring)."""
+        k, m = len(self.tags_), self.previous_tag_smoothing
+        frequent = [w for w, row in self.vocab_.items()
+                    if word_counts[row] >= self.previous_tag_min_count]
+        self.previous_tag_words_ = {w: i + 1 for i, w in enumerate(frequent)}
+        previous = np.concatenate([[k], tag_ids[:-1]])  # (N,) previous tag, k: sentence start
+        previous[np.cumsum(lengths)[:-1]] = k
+        rows = [self.previous_tag_words_.get(w, 0) for w in words]
+        counts = np.zeros((len(frequent) + 1, k + 1, k))  # c(w, a, t)
+        np.add.at(counts, (rows, previous, tag_ids), 1)
+        pairs = counts.sum(axis=0)  # (K+1, K) c(a, t) over all words
+        counts[0] = 0
+        prior = pairs / np.maximum(pairs.sum(axis=0), 1)  # P(a | t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.log_previous_tag_ = np.where(prior > 0, np.log(
+                (counts + m * prior) / (counts.sum(axis=1, keepdims=True) + m) / prior), 0.0)
 
     def _smoothed_log_emissions(self, counts, words, first, beta):
         """``log P(t | w) - log P(t)`` (n, K) for tag counts ``counts`` (n, K) of ``words``, with
@@ -412,16 +458,30 @@ class HMMTagger:
         if self.capitalisation:
             log_em = self._capitalised_log_emissions(log_em, [w for ws in sentences for w in ws])
         lt, n_states = self.log_transitions_, log_em.shape[1]
-        log_prior = np.log(self.tag_prior_)  # (K,) or, with the flag, log P(t, c) (2K,)
-        if self.capitalisation:
-            log_prior = (log_prior + self.log_cap_given_tag_).ravel()
         if self.order == 1:
             logprob, states = viterbi_batch(lt[n_states, :n_states], lt[:n_states, :n_states],
                                             log_em, lengths, log_endprob=lt[:n_states, n_states])
         else:
-            logprob, states = viterbi_pairs(lt, log_em, lengths, log_prior=log_prior)
+            log_prior = np.log(self.tag_prior_)  # (K,) or, with the flag, log P(t, c) (2K,)
+            if self.capitalisation:
+                log_prior = (log_prior + self.log_cap_given_tag_).ravel()
+            logprob, states = viterbi_pairs(
+                lt, log_em, lengths, log_prior=log_prior,
+                log_pair_emissions=self._previous_tag_scores(sentences, n_states))
         tags = np.array(self.tags_)[states % len(self.tags_)]
         return logprob, [list(t) for t in np.split(tags, np.cumsum(lengths)[:-1])]
+
+    def _previous_tag_scores(self, sentences, n_states):
+        """``log_pair_emissions`` for ``viterbi_pairs`` (None without previous_tag_smoothing)."""
+        if self.previous_tag_smoothing == 0:
+            return None
+        rows = np.array([self.previous_tag_words_.get(w, 0) for ws in sentences for w in ws])
+        tag_of = np.append(np.arange(n_states) % len(self.tags_), len(self.tags_))  # state -> tag
+
+        def scores(tokens, previous, current):  # (n,), (n, C), (n, C) -> (n, C, C)
+            return self.log_previous_tag_[rows[tokens][:, None, None],
+                                          tag_of[previous][:, :, None], tag_of[current][:, None, :]]
+        return scores
 
     def predict(self, sentences) -> list[list[str]]:
         """The Viterbi tag sequence of every sentence (a list of lists of words)."""

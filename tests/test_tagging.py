@@ -16,14 +16,17 @@ from course_lib.tagging import (
 )
 
 
-def brute_force_trigram(log_transitions, log_emissions):
-    """Best tag path of one sentence by scoring every path: boundary index K at both ends."""
+def brute_force_trigram(log_transitions, log_emissions, log_pair=None):
+    """Best tag path of one sentence by scoring every path: boundary index K at both ends;
+    ``log_pair[i, a, b]``: extra score of tag b at token i after tag a (K: the start)."""
     length, k = log_emissions.shape
     best = (-np.inf, None)
     for path in itertools.product(range(k), repeat=length):
         ids = [k, k, *path, k]
         score = sum(log_transitions[ids[i], ids[i + 1], ids[i + 2]] for i in range(length + 1))
         score += log_emissions[np.arange(length), path].sum()
+        if log_pair is not None:
+            score += log_pair[np.arange(length), ids[1:-2], path].sum()
         best = max(best, (score, path), key=lambda pair: pair[0])
     return best
 
@@ -38,10 +41,15 @@ def test_trigram_viterbi_equals_brute_force(seed):
     if seed % 2:  # some impossible tags, as for known words
         log_emissions[rng.random(log_emissions.shape) < 0.3] = -np.inf
         log_emissions[np.arange(len(log_emissions)), rng.integers(0, k, len(log_emissions))] = 0
-    logprob, states = viterbi_pairs(log_transitions, log_emissions, lengths)
+    log_pair = np.log(rng.random((sum(lengths), k + 1, k))) if seed >= 2 else None
+    logprob, states = viterbi_pairs(
+        log_transitions, log_emissions, lengths, log_pair_emissions=None if log_pair is None else (
+            lambda rows, prev, cur: log_pair[rows[:, None, None], prev[:, :, None],
+                                             cur[:, None, :]]))
     starts = np.cumsum([0, *lengths])
     for b, (lo, hi) in enumerate(itertools.pairwise(starts)):
-        score, path = brute_force_trigram(log_transitions, log_emissions[lo:hi])
+        score, path = brute_force_trigram(log_transitions, log_emissions[lo:hi],
+                                          None if log_pair is None else log_pair[lo:hi])
         assert np.isclose(logprob[b], score)
         assert tuple(states[lo:hi]) == path
 
@@ -215,3 +223,30 @@ def test_lexicon_smoothing_mixes_the_suffix_guess_into_known_words():
         ["DET", "NOUN", "AUX", "VERB", "PUNCT"]]
     with pytest.raises(ValueError, match="lexicon_smoothing"):
         HMMTagger(lexicon_smoothing=-1.0)
+
+
+def test_previous_tag_emissions_hand_example_and_limits():
+    # "can" is AUX twice, both times after a PRON; P(PRON | AUX) = 3/6 (I can, you can, they
+    # are; is x3 follows NOUNs). With m = 1: P(PRON | can, AUX) = (2 + 0.5) / (2 + 1) = 5/6.
+    tagger = HMMTagger(order=2, unknown_words=UnknownWordModel(), previous_tag_smoothing=1.0,
+                       previous_tag_min_count=1).fit(SENTENCES, TAGS)
+    tag = tagger.tags_.index
+    row = tagger.previous_tag_words_["can"]
+    assert np.isclose(tagger.log_previous_tag_[row, tag("PRON"), tag("AUX")], np.log(5 / 3))
+    assert np.isclose(tagger.log_previous_tag_[row, tag("DET"), tag("NOUN")], 0.0)  # P(DET|NOUN)=1
+    assert not tagger.log_previous_tag_[0].any()  # words below the min count: no correction
+    # exact Viterbi over its own scores: emissions plus the previous-tag term
+    sentence = ["you", "can", "run", "."]
+    lt = tagger.log_transitions_
+    log_pair = tagger.log_previous_tag_[[tagger.previous_tag_words_.get(w, 0) for w in sentence]]
+    score, path = brute_force_trigram(lt, tagger.log_emissions([sentence]), log_pair)
+    logprob, predicted = tagger.decode([sentence])
+    assert np.isclose(logprob[0], score) and predicted[0] == [tagger.tags_[i] for i in path]
+    # huge smoothing: P(a | w, t) -> P(a | t), the plain trigram tagger
+    plain = HMMTagger(order=2, unknown_words=UnknownWordModel()).fit(SENTENCES, TAGS)
+    flat = HMMTagger(order=2, unknown_words=UnknownWordModel(), previous_tag_smoothing=1e12,
+                     previous_tag_min_count=1).fit(SENTENCES, TAGS)
+    sentences = [sentence, ["the", "can", "is", "red", "."]]
+    assert np.allclose(flat.decode(sentences)[0], plain.decode(sentences)[0])
+    with pytest.raises(ValueError, match="order=2"):
+        HMMTagger(order=1, previous_tag_smoothing=1.0)
