@@ -11,27 +11,116 @@ minimal GPT (nanoGPT) reaches validation 1.886 nats/char after 2,000 steps at ab
 
     COURSE_DATA_DIR=/work/shared/data python benchmarks/gpt_char_shakespeare.py --threads 2
 
-Timings only mean something on an otherwise idle machine. ms/step counts training steps
-only (forward, backward, clipping, optimizer), not the evaluations.
+Milliseconds per step depend on what else the machine runs, so the script also trains a
+minimal GPT written from scratch below (``MinimalGPT``: fused qkv projection,
+``F.scaled_dot_product_attention(is_causal=True)``, fused AdamW) in the same process,
+one reference step after each of ours, on the same batch and with the same schedule.
+Both see the same load, so their ratio holds on a busy machine too; the two validation
+losses (on the same batches) compare the models, not the luck of the data. Our ms/step
+counts everything ``training.train`` does per step (drawing the batch, forward, backward,
+clipping, the optimizer, its bookkeeping) and no evaluation; the reference's counts its
+forward, backward, clipping and optimizer step. Step 1 (warm-up) is not timed. Use
+``--no-reference`` to train the course GPT alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import time
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from course_lib.corpora import read_tinyshakespeare
 from course_lib.data import random_windows
 from course_lib.models.transformer import GPT
 from course_lib.text import Vocab
-from course_lib.training import TrainConfig, train
+from course_lib.training import TrainConfig, lr_at, train
 
 REFERENCE_VAL_LOSS = 1.886  # nanoGPT, same settings, step 2,000
 REFERENCE_MS_PER_STEP = 35.0  # nanoGPT, 2 threads, this machine
 BLOCK_SIZE, BATCH_SIZE, EVAL_BATCHES, EVAL_EVERY = 64, 12, 20, 250
+EMBED_DIM, NUM_HEADS, NUM_LAYERS = 128, 4, 4
+
+
+class MinimalBlock(nn.Module):
+    """Pre-norm block, no biases: x + proj(causal attention(norm(x))), x + MLP(norm(x))."""
+
+    def __init__(self, embed_dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm1 = nn.LayerNorm(embed_dim, bias=False)
+        self.qkv = nn.Linear(embed_dim, 3 * embed_dim, bias=False)
+        self.proj = nn.Linear(embed_dim, embed_dim, bias=False)
+        self.norm2 = nn.LayerNorm(embed_dim, bias=False)
+        self.fc = nn.Linear(embed_dim, 4 * embed_dim, bias=False)
+        self.fc_out = nn.Linear(4 * embed_dim, embed_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, D = x.shape
+        heads = self.qkv(self.norm1(x)).view(B, T, 3, self.num_heads, D // self.num_heads)
+        q, k, v = heads.permute(2, 0, 3, 1, 4)  # 3 x (B, heads, T, Dh)
+        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, heads, T, Dh)
+        x = x + self.proj(attended.transpose(1, 2).reshape(B, T, D))
+        return x + self.fc_out(F.gelu(self.fc(self.norm2(x))))  # (B, T, D)
+
+
+class MinimalGPT(nn.Module):
+    """The reference: token + position embeddings, blocks, final norm, tied output layer.
+
+    Initialised like GPT-2: N(0, 0.02), the residual projections 0.02 / √(2 · layers).
+    """
+
+    def __init__(self, vocab_size: int, block_size: int, embed_dim: int, num_heads: int,
+                 num_layers: int):
+        super().__init__()
+        self.tokens = nn.Embedding(vocab_size, embed_dim)
+        self.positions = nn.Embedding(block_size, embed_dim)
+        self.blocks = nn.ModuleList(MinimalBlock(embed_dim, num_heads) for _ in range(num_layers))
+        self.norm = nn.LayerNorm(embed_dim, bias=False)
+        self.head = nn.Linear(embed_dim, vocab_size, bias=False)
+        self.head.weight = self.tokens.weight
+        for name, param in self.named_parameters():
+            if param.dim() == 2:
+                residual = name.endswith(("proj.weight", "fc_out.weight"))
+                nn.init.normal_(param, std=0.02 / math.sqrt(2 * num_layers) if residual else 0.02)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, V)
+        positions = torch.arange(tokens.shape[1], device=tokens.device)  # (T,)
+        x = self.tokens(tokens) + self.positions(positions)  # (B, T, D)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
+class ReferenceRun:
+    """Trains a ``MinimalGPT`` one step at a time (fused AdamW, clipping) and times its steps."""
+
+    def __init__(self, vocab_size: int, config: TrainConfig, seed: int):
+        torch.manual_seed(seed)
+        self.model = MinimalGPT(vocab_size, BLOCK_SIZE, EMBED_DIM, NUM_HEADS, NUM_LAYERS)
+        params = list(self.model.parameters())
+        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=True)
+        self.config, self.step_count = config, 0
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> float:
+        """One training step on ``batch``; returns its wall time in seconds."""
+        start = time.perf_counter()
+        self.step_count += 1
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.step_count, self.config)
+        loss = lm_loss(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        loss.item()
+        return time.perf_counter() - start
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,7 +128,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
-    return parser.parse_args()
+    parser.add_argument("--no-reference", action="store_true",
+                        help="train only the course GPT (no same-process reference, no ratio)")
+    args = parser.parse_args()
+    if args.steps < 2:
+        parser.error("--steps must be >= 2 (step 1 warms up and is not timed)")
+    return args
 
 
 def char_ids() -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -56,46 +150,92 @@ def lm_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) ->
     return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
 
 
+def mean_and_error(losses: list[torch.Tensor]) -> tuple[float, float]:
+    """Mean of the batch losses and its standard error (how much 20 batches can mislead)."""
+    values = torch.stack(losses)
+    return values.mean().item(), (values.std() / math.sqrt(len(values))).item()
+
+
+def mean_ms(step_seconds: list[float]) -> float:
+    return 1000 * sum(step_seconds) / len(step_seconds)
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     train_ids, val_ids, vocab_size = char_ids()
     print(f"torch {torch.__version__} | {torch.get_num_threads()} threads | vocab {vocab_size} | "
-          f"train {len(train_ids):,} / validation {len(val_ids):,} chars")
+          f"train {len(train_ids):,} / validation {len(val_ids):,} chars | {load()}")
 
     torch.manual_seed(args.seed)
-    model = GPT(vocab_size, BLOCK_SIZE, embed_dim=128, num_heads=4, num_layers=4, dropout=0.0,
-                bias=False)
+    model = GPT(vocab_size, BLOCK_SIZE, EMBED_DIM, NUM_HEADS, NUM_LAYERS, dropout=0.0, bias=False)
     print(f"GPT: {sum(p.numel() for p in model.parameters()):,} parameters")
     config = TrainConfig(
         max_steps=args.steps, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99), warmup_steps=100,
         min_lr=1e-4, grad_clip=1.0, eval_every=EVAL_EVERY, seed=args.seed, progress=False,
     )
-    # Training batches use the global generator, which train() seeds with config.seed.
+    reference = None if args.no_reference else ReferenceRun(vocab_size, config, args.seed + 2)
+    # Training batches use the global generator, which train() seeds with config.seed; the
+    # reference trains on the same batches and uses no random numbers, so the course GPT's
+    # run is the same with or without it.
     val_generator = torch.Generator().manual_seed(args.seed + 1)
-    clock = {"since": time.perf_counter(), "step": 0, "train_seconds": 0.0}
+    last_batch = []
+    seconds = {"ours": [], "reference": []}  # per timed step (steps 2, 3, ...)
+    clock = {"mark": None, "reported": 0}  # end of the last timed work; steps already printed
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        last_batch[:] = [random_windows(train_ids, BLOCK_SIZE, BATCH_SIZE)]
+        return last_batch[0]
+
+    def after_step(model: torch.nn.Module) -> None:
+        """train() calls this after each of our steps: close our step's time, run the reference's."""
+        timed = clock["mark"] is not None  # step 1 warms up and is not timed
+        if timed:
+            seconds["ours"].append(time.perf_counter() - clock["mark"])
+        if reference is not None:
+            reference_seconds = reference.step(last_batch[0])
+            if timed:
+                seconds["reference"].append(reference_seconds)
+        clock["mark"] = time.perf_counter()
 
     def evaluate(model: torch.nn.Module) -> dict[str, float]:
-        interval = time.perf_counter() - clock["since"]  # training time since the last eval
-        done = min(clock["step"] + EVAL_EVERY, args.steps)
-        steps, clock["step"] = done - clock["step"], done
-        clock["train_seconds"] += interval
-        losses = [lm_loss(model, random_windows(val_ids, BLOCK_SIZE, BATCH_SIZE, val_generator))
-                  for _ in range(EVAL_BATCHES)]
-        val_loss = torch.stack(losses).mean().item()
-        ms = 1000 * interval / steps
-        print(f"step {done:5d} | val {val_loss:.3f} nats/char | {ms:5.1f} ms/step | "
-              f"{BATCH_SIZE * BLOCK_SIZE * 1000 / ms:,.0f} tokens/s", flush=True)
-        clock["since"] = time.perf_counter()
-        return {"val_loss": val_loss}
+        seconds["ours"][-1] += time.perf_counter() - clock["mark"]  # train()'s bookkeeping
+        batches = [random_windows(val_ids, BLOCK_SIZE, BATCH_SIZE, val_generator)
+                   for _ in range(EVAL_BATCHES)]
+        val_loss, error = mean_and_error([lm_loss(model, batch) for batch in batches])
+        ms = mean_ms(seconds["ours"][clock["reported"] :])
+        line = (f"step {len(seconds['ours']) + 1:5d} | val {val_loss:.3f} ± {error:.3f} | "
+                f"{ms:5.1f} ms/step | {BATCH_SIZE * BLOCK_SIZE * 1000 / ms:6,.0f} tokens/s")
+        metrics = {"val_loss": val_loss, "val_error": error}
+        if reference is not None:
+            reference.model.eval()
+            metrics["ref_val_loss"], _ = mean_and_error([lm_loss(reference.model, batch)
+                                                         for batch in batches])
+            reference.model.train()
+            ref_ms = mean_ms(seconds["reference"][clock["reported"] :])
+            line += (f" || reference: val {metrics['ref_val_loss']:.3f} | {ref_ms:5.1f} ms/step | "
+                     f"ratio {ms / ref_ms:.2f}")
+        print(line, flush=True)
+        clock["reported"] = len(seconds["ours"])
+        clock["mark"] = time.perf_counter()
+        return metrics
 
-    history = train(model, lm_loss, lambda: random_windows(train_ids, BLOCK_SIZE, BATCH_SIZE),
-                    config, eval_fn=evaluate)
-    ms = 1000 * clock["train_seconds"] / args.steps
-    val_loss = history.last("val_loss")
-    print(f"\nfinal: val {val_loss:.3f} nats/char after {args.steps} steps "
-          f"(nanoGPT {REFERENCE_VAL_LOSS} after 2000) | {ms:.1f} ms/step "
-          f"(nanoGPT ~{REFERENCE_MS_PER_STEP:.0f} at 2 threads) | total {history.seconds:.0f} s")
+    history = train(model, lm_loss, next_batch, config, eval_fn=evaluate, after_step=after_step)
+    ms = mean_ms(seconds["ours"])
+    print(f"\nfinal, course GPT: val {history.last('val_loss'):.3f} ± {history.last('val_error'):.3f} "
+          f"nats/char after {args.steps} steps (nanoGPT {REFERENCE_VAL_LOSS} after 2000) | "
+          f"{ms:.1f} ms/step over steps 2-{args.steps} (nanoGPT ~{REFERENCE_MS_PER_STEP:.0f} at "
+          f"2 threads)")
+    if reference is not None:
+        ref_ms = mean_ms(seconds["reference"])
+        print(f"same process, same batches, reference MinimalGPT: val "
+              f"{history.last('ref_val_loss'):.3f} | {ref_ms:.1f} ms/step | "
+              f"ratio course GPT / reference {ms / ref_ms:.3f}")
+    print(f"total {history.seconds:.0f} s | {load()}")
 
 
 if __name__ == "__main__":

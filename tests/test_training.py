@@ -237,6 +237,28 @@ def test_default_optimizer_decays_only_matrices():
     assert sum(len(g["params"]) for g in groups) == 3  # out.bias is in the other group
 
 
+def test_default_optimizer_is_fused_on_the_cpu_and_updates_like_plain_adamw():
+    fused_model, plain_model, untrained = TinyLM(seed=1), TinyLM(seed=1), TinyLM(seed=1)
+    settings = TrainConfig(max_steps=1, lr=1e-2, weight_decay=0.1, betas=(0.9, 0.99))
+    fused = default_optimizer(fused_model, settings)
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    assert (fused.defaults["fused"] is True) == ((major, minor) >= (2, 4))  # CPU: torch >= 2.4
+    plain = default_optimizer(plain_model, settings)
+    for group in plain.param_groups:
+        group["fused"] = False  # the one-operation-at-a-time implementation, as an oracle
+    batch = random_windows(token_stream(), 8, 4, torch.Generator().manual_seed(0))
+    for model, optimizer in ((fused_model, fused), (plain_model, plain)):
+        model.eval()  # no dropout: both see the same gradients
+        for _ in range(3):
+            optimizer.zero_grad()
+            lm_loss(model, batch).backward()
+            optimizer.step()
+    for mine, oracle, start in zip(fused_model.parameters(), plain_model.parameters(),
+                                   untrained.parameters(), strict=True):
+        torch.testing.assert_close(mine, oracle)
+        assert not torch.equal(mine, start)
+
+
 def test_batches_reach_the_models_device_and_set_epoch_is_called():
     epochs = []
 
