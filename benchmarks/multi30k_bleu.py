@@ -22,26 +22,17 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 
 from course_lib.corpora import load_multi30k
 from course_lib.data import make_loader
-from course_lib.device import get_device, seed_everything
+from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
 from course_lib.metrics import corpus_bleu, metric_signature
 from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq, seq2seq_loss
-from course_lib.models.transformer import TransformerSeq2Seq
+from course_lib.models.transformer import TransformerSeq2Seq, transformer_seq2seq_loss
 from course_lib.training import TrainConfig, evaluate_loss, steps_within, train
 from course_lib.translation import MULTI30K_RECIPES, load_multi30k_translation, translate
 
 MODEL_CLASSES = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
-
-
-def transformer_loss(model, batch):
-    """Chapter 09's loss: cross-entropy with label smoothing 0.1, padding ignored."""
-    tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T) each
-    logits = model(batch.src, tgt_in)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=model.pad_id,
-                           label_smoothing=0.1)
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,7 +52,7 @@ def main() -> None:
     data = load_multi30k_translation("de", "en")
     src_vocab, tgt_vocab = data.src_vocab, data.tgt_vocab
     recipe = MULTI30K_RECIPES[args.model]
-    loss_fn = transformer_loss if args.model == "transformer" else seq2seq_loss
+    loss_fn = transformer_seq2seq_loss if args.model == "transformer" else seq2seq_loss
     train_pairs = data["train"]
     loader = make_loader(train_pairs, 128, pad_id=tgt_vocab.pad_id, lengths=[len(s) for s, _ in train_pairs])
     val_loader = make_loader(data["validation"], 128, pad_id=tgt_vocab.pad_id, shuffle=False,
@@ -69,11 +60,14 @@ def main() -> None:
     seed_everything(0)
     model = MODEL_CLASSES[args.model](len(src_vocab), len(tgt_vocab), pad_id=tgt_vocab.pad_id,
                                       **recipe["model"]).to(device)
-    budget_steps, step_seconds = steps_within(args.minutes, model, loss_fn, loader, probe=8)
+    cpu_amp = recipe["train"].get("cpu_amp", False)
+    budget_steps, step_seconds = steps_within(args.minutes, model, loss_fn, loader, probe=16,
+                                              cpu_amp=cpu_amp)
     steps = args.steps or budget_steps
     print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters; "
           f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {args.minutes:g} min; "
-          f"training {steps} steps = {steps / len(loader):.1f} epochs", flush=True)
+          f"training {steps} steps = {steps / len(loader):.1f} epochs; bfloat16 on the CPU: "
+          f"{cpu_amp and cpu_has_native_bf16()}", flush=True)
     train_settings = dict(recipe["train"])
     train_settings["warmup_steps"] = min(train_settings.get("warmup_steps", 0), steps // 10)
     history = train(model, loss_fn, loader,

@@ -38,7 +38,9 @@ class TrainConfig:
     ``grad_clip=None`` turns clipping off. Evaluation runs every ``eval_every`` steps and
     after the last one; a checkpoint is written every ``checkpoint_every`` steps and after the
     last one (when ``checkpoint_path`` is set). ``log_every`` only sets how often the progress
-    bar shows the mean recent loss. ``amp`` enables bfloat16 autocast on CUDA (never on CPU).
+    bar shows the mean recent loss. ``amp`` enables bfloat16 autocast on CUDA; ``cpu_amp``
+    on the CPU too, where it has native bfloat16 (``device.autocast``; off by default, so
+    CPU runs are exact float32).
     """
 
     max_steps: int
@@ -54,6 +56,7 @@ class TrainConfig:
     checkpoint_every: int | None = None
     seed: int = 0
     amp: bool = True
+    cpu_amp: bool = False
     progress: bool = True
 
     def __post_init__(self):
@@ -202,7 +205,7 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = _to_device(next(stream), device)
-        with autocast(device, enabled=config.amp):
+        with autocast(device, enabled=config.amp, cpu=config.cpu_amp):
             loss = loss_fn(model, batch)
         value = _checked_loss(loss, step)
         optimizer.zero_grad(set_to_none=True)
@@ -227,13 +230,21 @@ def train(
 
 
 def steps_within(
-    minutes: float, model: torch.nn.Module, loss_fn: LossFn, batches: Iterable, probe: int = 4
+    minutes: float,
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    batches: Iterable,
+    probe: int = 4,
+    amp: bool = True,
+    cpu_amp: bool = False,
 ) -> tuple[int, float]:
     """How many updates fit in ``minutes``: ``(steps, seconds per step)``.
 
     Times ``probe`` Adam updates of a throwaway copy of ``model`` on the first batches (one
-    more update first, as a warm-up), so the model itself is not changed. Use the step count
-    as ``TrainConfig.max_steps`` so that learning-rate schedules know the run's length.
+    more update first, as a warm-up), so the model itself is not changed. ``amp`` and
+    ``cpu_amp`` mean what they mean in ``TrainConfig``: pass the run's values, since
+    bfloat16 changes the step time. Use the step count as ``TrainConfig.max_steps`` so that
+    learning-rate schedules know the run's length.
     """
     if minutes <= 0 or probe < 1:
         raise ValueError(f"minutes must be > 0 and probe >= 1, got {minutes}, {probe}")
@@ -247,7 +258,9 @@ def steps_within(
         if i == 1:  # the first update warms up; time the others
             start = time.perf_counter()
         optimizer.zero_grad()
-        loss_fn(trial, batch).backward()
+        with autocast(device, enabled=amp, cpu=cpu_amp):
+            loss = loss_fn(trial, batch)
+        loss.backward()
         optimizer.step()
     seconds = (time.perf_counter() - start) / probe
     return max(1, int(minutes * 60 / seconds)), seconds

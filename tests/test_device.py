@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from course_lib import device as device_module
-from course_lib.device import autocast, describe, get_device, quick_mode, seed_everything
+from course_lib.device import (
+    autocast,
+    cpu_has_native_bf16,
+    describe,
+    get_device,
+    quick_mode,
+    seed_everything,
+)
 
 
 def test_course_device_cpu_is_honoured(monkeypatch):
@@ -89,6 +96,24 @@ def test_autocast_on_cpu_is_a_no_op():
         product = a @ b
     assert product.dtype == torch.float32
     assert torch.equal(product, a @ b)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_autocast_is_opt_in_and_only_with_native_bfloat16(monkeypatch, native):
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: native)
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with autocast("cpu", cpu=True):
+        opted_in = a @ b
+    with autocast("cpu", cpu=True, enabled=False):
+        disabled = a @ b
+    assert opted_in.dtype == (torch.bfloat16 if native else torch.float32)
+    assert disabled.dtype == torch.float32
+    if native:  # the same product, rounded to bfloat16's 8 bits of mantissa
+        torch.testing.assert_close(opted_in.float(), a @ b, atol=0.1, rtol=0.02)
+
+
+def test_cpu_has_native_bf16_answers_a_bool():
+    assert isinstance(cpu_has_native_bf16(), bool)
 
 
 def test_describe_names_the_device_and_torch():

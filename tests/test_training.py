@@ -369,6 +369,35 @@ def test_after_step_runs_after_every_update_and_its_effect_is_kept():
     assert model.out.weight.abs().max() <= 0.05
 
 
+def autocast_recorder(seen):
+    """lm_loss that records the dtype of the model's logits (bfloat16 under CPU autocast)."""
+
+    def loss_fn(model, batch):
+        x, y = batch
+        logits = model(x)  # (B, T, V)
+        seen.append(logits.dtype)
+        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())
+
+    return loss_fn
+
+
+@pytest.mark.parametrize("cpu_amp", [False, True])
+def test_cpu_amp_runs_training_and_the_probe_in_bfloat16(monkeypatch, cpu_amp):
+    import course_lib.device
+
+    monkeypatch.setattr(course_lib.device, "cpu_has_native_bf16", lambda: True)
+    expected = torch.bfloat16 if cpu_amp else torch.float32
+    seen = []
+    model = TinyLM()
+    history = train(model, autocast_recorder(seen), shuffled_loader(), config(cpu_amp=cpu_amp))
+    assert seen == [expected] * 20
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay float32
+    seen.clear()
+    steps_within(1.0, model, autocast_recorder(seen), shuffled_loader(), probe=2, cpu_amp=cpu_amp)
+    assert seen == [expected] * 3
+
+
 def test_steps_within_times_a_copy_and_fills_the_budget():
     model = TinyLM()
     before = [p.detach().clone() for p in model.parameters()]

@@ -23,6 +23,7 @@ from course_lib.models.transformer import (
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_positions,
+    transformer_seq2seq_loss,
 )
 
 
@@ -335,6 +336,25 @@ def test_seq2seq_forward_is_encode_then_decode():
     torch.testing.assert_close(model.decode(tgt_in, encoded), logits)
     beams = encoded.select(torch.tensor([0, 0, 1, 1]))
     torch.testing.assert_close(model.decode(tgt_in.repeat_interleave(2, 0), beams)[::2], logits)
+
+
+def test_transformer_seq2seq_loss_is_smoothed_cross_entropy_over_real_targets():
+    from course_lib.data import make_collate
+
+    model = small_seq2seq()
+    pairs = [([3, 4, 5, 2], [1, 6, 7, 2]), ([8, 2], [1, 9, 10, 11, 2])]  # (src, <bos> tgt <eos>)
+    batch = make_collate(0)(pairs)  # targets padded with 0
+    logits = model(batch.src, batch.tgt[:, :-1])  # (B, T, V)
+    by_hand = []
+    for b, (_, tgt) in enumerate(pairs):  # mean over the 3 + 4 real predictions
+        for t in range(len(tgt) - 1):
+            log_p = logits[b, t].log_softmax(-1)
+            by_hand.append(-(0.9 * log_p[tgt[t + 1]] + 0.1 * log_p.mean()))
+    torch.testing.assert_close(transformer_seq2seq_loss(model, batch), torch.stack(by_hand).mean())
+    plain = F.cross_entropy(logits.flatten(0, 1), batch.tgt[:, 1:].flatten(), ignore_index=0)
+    torch.testing.assert_close(transformer_seq2seq_loss(model, batch, label_smoothing=0.0), plain)
+    with pytest.raises(ValueError, match="tgt"):
+        transformer_seq2seq_loss(model, make_collate(0)([[3, 4], [5]]))
 
 
 def test_decode_step_equals_forward_on_the_prefix_and_never_modifies_the_state():

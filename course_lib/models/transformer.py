@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from course_lib.models.attention_blocks import (
     DecoderBlock,
@@ -50,7 +51,7 @@ __all__ = [
     "GPT", "CachedGPT", "DecoderBlock", "DecoderState", "FeedForward", "KVCache",
     "LearnedPositionalEmbedding", "MultiHeadAttention", "SinusoidalPositionalEncoding",
     "TransformerBlock", "TransformerSeq2Seq", "causal_mask", "padding_mask",
-    "scaled_dot_product_attention", "sinusoidal_positions",
+    "scaled_dot_product_attention", "sinusoidal_positions", "transformer_seq2seq_loss",
 ]
 
 
@@ -233,6 +234,18 @@ class TransformerSeq2Seq(nn.Module):
             maps["decoder"].append(self_weights)
             maps["cross"].append(cross_weights)
         return maps
+
+
+def transformer_seq2seq_loss(model: TransformerSeq2Seq, batch, label_smoothing: float = 0.1) -> torch.Tensor:
+    """Chapter 09's training loss: cross-entropy of ``batch.tgt[:, 1:]`` given ``batch.tgt[:, :-1]``,
+    every target position in one pass, padding ignored, with label smoothing (Vaswani et al.
+    use 0.1). Usable as ``training.train``'s ``loss_fn``."""
+    if batch.tgt is None or batch.tgt.shape[1] < 2:
+        raise ValueError("transformer_seq2seq_loss needs (src, tgt) batches with <bos> ... <eos> targets")
+    tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T) each
+    logits = model(batch.src, tgt_in)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=model.pad_id,
+                           label_smoothing=label_smoothing)
 
 
 class KVCache(NamedTuple):
