@@ -36,6 +36,8 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"device      PROBLEM: {error}")
     print(f"threads     torch {torch.get_num_threads()}, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(f"cpu bf16    {'native' if device.cpu_has_native_bf16() else 'not native'} "
+          "(TrainConfig(cpu_amp=True) uses it only where native)")
     print(f"quick mode  {device.quick_mode()} (COURSE_QUICK)")
     print(f"data mirror {os.environ.get('COURSE_DATA_DIR') or 'unset (COURSE_DATA_DIR)'}")
     print(f"cache       {corpora.cache_dir()}")
