@@ -4,7 +4,9 @@ Trains one of the chapters' full-mode recipes (``course_lib.translation.MULTI30K
 ``seq2seq`` (chapter 07: GRU encoder-decoder, context fed to every step), ``attention``
 (chapter 08: bidirectional GRU encoder, additive attention) or ``transformer`` (chapter 09),
 for ``--minutes`` of training (``training.steps_within`` converts the budget into steps, as
-the chapters do) or for exactly ``--steps`` steps, then prints sacrebleu corpus BLEU on the
+the chapters do, and ``TrainConfig.max_minutes`` stops the run when the budget is spent,
+validations included, should the estimate be too high) or for exactly ``--steps`` steps
+(no time limit), then prints sacrebleu corpus BLEU on the
 1,000 sentences of test_2016_flickr (lower-cased, detokenised; see chapter 07 for how this
 differs from published numbers), greedy and beam 5.
 
@@ -71,12 +73,15 @@ def main() -> None:
     train_settings = dict(recipe["train"])
     train_settings["warmup_steps"] = min(train_settings.get("warmup_steps", 0), steps // 10)
     history = train(model, loss_fn, loader,
-                    TrainConfig(max_steps=steps, eval_every=max(1, steps // 10), progress=False,
-                                **train_settings),
+                    TrainConfig(max_steps=steps, max_minutes=None if args.steps else args.minutes,
+                                eval_every=max(1, steps // 10), progress=False, **train_settings),
                     eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
     for step, loss in zip(*history.metric("val_loss"), strict=True):
         print(f"  step {step:5d}: validation loss {loss:.3f}", flush=True)
-    print(f"trained {history.seconds / 60:.1f} min ({history.seconds / steps:.2f} s/step on average)")
+    trained = history.steps[-1]
+    print(f"trained {trained} steps in {history.seconds / 60:.1f} min, validations included "
+          f"({history.seconds / trained:.2f} s/step on average"
+          f"{'; stopped by the time limit' if trained < steps else ''})")
     if args.save:
         torch.save(model.state_dict(), args.save)
     references = [line.lower() for line in load_multi30k()["test"]["en"]]

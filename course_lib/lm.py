@@ -84,3 +84,16 @@ def stream_nats(model: torch.nn.Module, ids: torch.Tensor, num_streams: int = 16
         count += y.numel()
     model.train(was_training)
     return total / count
+
+
+# Chapter 09's full-mode character GPT for Tiny Shakespeare, sized for 10 minutes on the
+# course's 2-core CPU (bfloat16 matrix products; see the chapter); chapter 10 trains the same
+# model when chapter 09's checkpoint is missing. ``model`` are ``GPT`` sizes (with
+# ``dropout=0.0, bias=False``), ``batch_size`` windows of ``block_size`` characters per step,
+# ``train`` the ``TrainConfig`` settings besides ``max_steps`` / ``max_minutes``.
+CHAR_GPT_RECIPE = {
+    "model": dict(block_size=128, embed_dim=256, num_heads=4, num_layers=3),
+    "batch_size": 16,
+    "train": dict(lr=2e-3, min_lr=2e-4, weight_decay=0.1, betas=(0.9, 0.99), warmup_steps=100,
+                  cpu_amp=True),
+}

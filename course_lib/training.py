@@ -41,9 +41,15 @@ class TrainConfig:
     bar shows the mean recent loss. ``amp`` enables bfloat16 autocast on CUDA; ``cpu_amp``
     on the CPU too, where it has native bfloat16 (``device.autocast``; off by default, so
     CPU runs are exact float32).
+    ``max_minutes`` is a wall-clock limit: training stops after the first step that ends
+    past it (the time of earlier, resumed runs counts; evaluations and checkpoints count),
+    then evaluates and checkpoints as after a last step. The schedule still runs to
+    ``max_steps``: take that from ``steps_within``, and the limit catches an estimate that
+    was too optimistic (``History.steps[-1]`` then falls short of ``max_steps``).
     """
 
     max_steps: int
+    max_minutes: float | None = None
     lr: float = 1e-3
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
@@ -62,6 +68,8 @@ class TrainConfig:
     def __post_init__(self):
         if not isinstance(self.max_steps, int) or self.max_steps < 1:
             raise ValueError(f"max_steps must be an int >= 1, got {self.max_steps!r}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"max_minutes must be > 0 (or None for no time limit), got {self.max_minutes}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.min_lr is not None and not 0 <= self.min_lr <= self.lr:
@@ -175,7 +183,8 @@ def train(
     resume: bool = False,
     after_step: Callable[[torch.nn.Module], None] | None = None,
 ) -> History:
-    """Train ``model`` for ``config.max_steps`` updates of ``loss_fn(model, batch)``.
+    """Train ``model`` for ``config.max_steps`` updates of ``loss_fn(model, batch)``, or until
+    ``config.max_minutes`` have passed.
 
     ``batches`` is a re-iterable (a DataLoader or a list, cycled epoch after epoch) or a
     zero-argument function that returns a batch. Batches are moved to the model's device.
@@ -197,6 +206,8 @@ def train(
     else:
         seed_everything(config.seed)
     seconds_before, started = history.seconds, time.perf_counter()
+    if config.max_minutes is not None and seconds_before >= 60 * config.max_minutes:
+        return history  # a resumed run that had already used up its time
     model.train()
     bar = tqdm(range(start + 1, config.max_steps + 1), initial=start, total=config.max_steps,
                desc="train", disable=_progress_disabled(config))
@@ -218,13 +229,19 @@ def train(
         history.steps.append(step)
         history.train_loss.append(value)
         history.lr.append(lr)
-        if eval_fn is not None and _is_due(step, config.eval_every, config.max_steps):
+        out_of_time = (config.max_minutes is not None
+                       and seconds_before + time.perf_counter() - started >= 60 * config.max_minutes)
+        last = step == config.max_steps or out_of_time
+        if eval_fn is not None and _is_due(step, config.eval_every, last):
             history.evals[step] = _run_eval(eval_fn, model)
-        if config.checkpoint_path is not None and _is_due(step, config.checkpoint_every, config.max_steps):
+        if config.checkpoint_path is not None and _is_due(step, config.checkpoint_every, last):
             history.seconds = seconds_before + time.perf_counter() - started
             _save_checkpoint(config, model, optimizer, step, history, stream)
         if step % config.log_every == 0:
             bar.set_postfix(loss=f"{np.mean(history.train_loss[-config.log_every:]):.3f}")
+        if out_of_time:
+            break
+    bar.close()
     history.seconds = seconds_before + time.perf_counter() - started
     return history
 
@@ -240,8 +257,11 @@ def steps_within(
 ) -> tuple[int, float]:
     """How many updates fit in ``minutes``: ``(steps, seconds per step)``.
 
-    Times ``probe`` Adam updates of a throwaway copy of ``model`` on the first batches (one
-    more update first, as a warm-up), so the model itself is not changed. ``amp`` and
+    Times ``probe`` updates of a throwaway copy of ``model`` on the first batches (one more
+    update first, as a warm-up), so the model itself is not changed; an update is what
+    ``train`` does by default (AdamW, fused where torch has it, and gradient clipping). A few
+    steps are a rough guide to a long run (±15% on a busy machine): set
+    ``TrainConfig.max_minutes`` too, so that a budget is a limit. ``amp`` and
     ``cpu_amp`` mean what they mean in ``TrainConfig``: pass the run's values, since
     bfloat16 changes the step time. Use the step count as ``TrainConfig.max_steps`` so that
     learning-rate schedules know the run's length.
@@ -250,7 +270,7 @@ def steps_within(
         raise ValueError(f"minutes must be > 0 and probe >= 1, got {minutes}, {probe}")
     trial = copy.deepcopy(model)
     device = _device_of(trial)
-    optimizer = torch.optim.Adam(trial.parameters(), lr=1e-3)
+    optimizer = default_optimizer(trial, TrainConfig(max_steps=1))  # what train() uses by default
     batches = [_to_device(batch, device) for batch, _ in zip(batches, range(probe + 1), strict=False)]
     if len(batches) < probe + 1:
         raise ValueError(f"steps_within needs {probe + 1} batches to time, got {len(batches)}")
@@ -261,6 +281,7 @@ def steps_within(
         with autocast(device, enabled=amp, cpu=cpu_amp):
             loss = loss_fn(trial, batch)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(trial.parameters(), 1.0)
         optimizer.step()
     seconds = (time.perf_counter() - start) / probe
     return max(1, int(minutes * 60 / seconds)), seconds
@@ -365,8 +386,8 @@ def _run_eval(eval_fn: Callable, model: torch.nn.Module) -> dict[str, float]:
     return {str(name): float(value) for name, value in metrics.items()}
 
 
-def _is_due(step: int, every: int | None, max_steps: int) -> bool:
-    return step == max_steps or (every is not None and step % every == 0)
+def _is_due(step: int, every: int | None, last: bool) -> bool:
+    return last or (every is not None and step % every == 0)
 
 
 def _progress_disabled(config: TrainConfig) -> bool:

@@ -276,6 +276,7 @@ def test_batches_reach_the_models_device_and_set_epoch_is_called():
     "overrides, message",
     [
         (dict(max_steps=0), "max_steps"),
+        (dict(max_minutes=0.0), "max_minutes"),
         (dict(lr=0.0), "lr"),
         (dict(min_lr=1.0), "min_lr"),
         (dict(grad_clip=0.0), "grad_clip"),
@@ -406,3 +407,41 @@ def test_steps_within_times_a_copy_and_fills_the_budget():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     with pytest.raises(ValueError, match="needs 3 batches"):
         steps_within(1.0, model, lm_loss, [next(iter(shuffled_loader()))], probe=2)
+
+
+class FakeClock:
+    """Stands in for time.perf_counter: time moves only when a loss is computed."""
+
+    def __init__(self, seconds_per_step):
+        self.now, self.seconds_per_step = 1000.0, seconds_per_step
+
+    def __call__(self):
+        return self.now
+
+    def timed_loss(self, model, batch):
+        self.now += self.seconds_per_step
+        return lm_loss(model, batch)
+
+
+def test_max_minutes_stops_training_then_evaluates_and_checkpoints(monkeypatch, tmp_path):
+    clock = FakeClock(seconds_per_step=10.0)
+    monkeypatch.setattr("course_lib.training.time.perf_counter", clock)
+    settings = dict(max_minutes=1.0, min_lr=1e-3, checkpoint_path=tmp_path / "run.pt", checkpoint_every=4)
+    history = train(TinyLM(), clock.timed_loss, shuffled_loader(), config(**settings),
+                    eval_fn=lambda model: {"step_seen": 1.0})
+    assert history.steps == list(range(1, 7))  # 6 steps x 10 s reach the 60-s limit
+    assert sorted(history.evals) == [5, 6]  # eval_every=5, and after the last step
+    assert history.seconds == pytest.approx(60.0)
+    assert history.lr[-1] == lr_at(6, config(**settings))  # the schedule still plans 20 steps
+    assert load_checkpoint(tmp_path / "run.pt", TinyLM()) == history
+    # Resuming a run that has used up its time trains no further.
+    resumed = train(TinyLM(), clock.timed_loss, shuffled_loader(), config(**settings), resume=True)
+    assert resumed == history
+
+
+def test_max_minutes_beyond_the_run_changes_nothing(monkeypatch):
+    clock = FakeClock(seconds_per_step=10.0)
+    monkeypatch.setattr("course_lib.training.time.perf_counter", clock)
+    limited = train(TinyLM(), clock.timed_loss, shuffled_loader(), config(max_minutes=60.0))
+    unlimited = train(TinyLM(), clock.timed_loss, shuffled_loader(), config())
+    assert limited == unlimited and limited.steps[-1] == 20
