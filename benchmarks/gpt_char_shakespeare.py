@@ -21,6 +21,13 @@ counts everything ``training.train`` does per step (drawing the batch, forward, 
 clipping, the optimizer, its bookkeeping) and no evaluation; the reference's counts its
 forward, backward, clipping and optimizer step. Step 1 (warm-up) is not timed. Use
 ``--no-reference`` to train the course GPT alone.
+
+``--recipe`` trains chapter 09's full-mode GPT instead (``course_lib.lm.CHAR_GPT_RECIPE``)
+for ``--minutes`` (default 10) as the chapter does, and prints its validation nats/char on the
+whole split (``course_lib.lm.window_nats``) next to chapter 01's best n-gram model (modified
+Kneser-Ney, order 7: 1.517). Target (issue 9): beat it within 10 minutes on this CPU.
+
+    COURSE_DATA_DIR=/work/shared/data python benchmarks/gpt_char_shakespeare.py --recipe
 """
 
 from __future__ import annotations
@@ -36,12 +43,15 @@ from torch import nn
 
 from course_lib.corpora import read_tinyshakespeare
 from course_lib.data import random_windows
+from course_lib.device import cpu_has_native_bf16
+from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, window_nats
 from course_lib.models.transformer import GPT
 from course_lib.text import Vocab
-from course_lib.training import TrainConfig, lr_at, train
+from course_lib.training import TrainConfig, lr_at, steps_within, train
 
 REFERENCE_VAL_LOSS = 1.886  # nanoGPT, same settings, step 2,000
 REFERENCE_MS_PER_STEP = 35.0  # nanoGPT, 2 threads, this machine
+KNESER_NEY_NATS_PER_CHAR = 1.517  # chapter 01: modified Kneser-Ney, order 7, same split
 BLOCK_SIZE, BATCH_SIZE, EVAL_BATCHES, EVAL_EVERY = 64, 12, 20, 250
 EMBED_DIM, NUM_HEADS, NUM_LAYERS = 128, 4, 4
 
@@ -114,7 +124,7 @@ class ReferenceRun:
         self.step_count += 1
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step_count, self.config)
-        loss = lm_loss(self.model, batch)
+        loss = next_token_loss(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
@@ -130,7 +140,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
     parser.add_argument("--no-reference", action="store_true",
                         help="train only the course GPT (no same-process reference, no ratio)")
+    parser.add_argument("--recipe", action="store_true",
+                        help="train chapter 09's full-mode GPT for --minutes instead")
+    parser.add_argument("--minutes", type=float, default=10.0,
+                        help="with --recipe: the training budget (default 10)")
     args = parser.parse_args()
+    if args.minutes <= 0:
+        parser.error("--minutes must be > 0")
     if args.steps < 2:
         parser.error("--steps must be >= 2 (step 1 warms up and is not timed)")
     return args
@@ -143,11 +159,6 @@ def char_ids() -> tuple[torch.Tensor, torch.Tensor, int]:
     ids = torch.tensor(vocab.encode(list(text)), dtype=torch.long)
     cut = int(0.9 * len(ids))
     return ids[:cut], ids[cut:], len(vocab)
-
-
-def lm_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    x, y = batch  # (B, T), (B, T)
-    return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
 
 
 def mean_and_error(losses: list[torch.Tensor]) -> tuple[float, float]:
@@ -164,12 +175,42 @@ def load() -> str:
     return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
 
 
+def recipe_run(args: argparse.Namespace, train_ids: torch.Tensor, val_ids: torch.Tensor,
+               vocab_size: int) -> None:
+    """Chapter 09's full-mode GPT, trained for ``args.minutes`` as the chapter trains it."""
+    recipe = CHAR_GPT_RECIPE
+    block_size = recipe["model"]["block_size"]
+    torch.manual_seed(args.seed)
+    model = GPT(vocab_size, dropout=0.0, bias=False, **recipe["model"])
+
+    def batches() -> tuple[torch.Tensor, torch.Tensor]:
+        return random_windows(train_ids, block_size, recipe["batch_size"])
+
+    steps, step_seconds = steps_within(0.95 * args.minutes, model, next_token_loss, iter(batches, None),
+                                       probe=8, cpu_amp=recipe["train"]["cpu_amp"])
+    print(f"recipe {recipe['model']}, batch {recipe['batch_size']}: "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters | "
+          f"bfloat16 on the CPU: {recipe['train']['cpu_amp'] and cpu_has_native_bf16()} | "
+          f"probe {1000 * step_seconds:.0f} ms/step -> {steps} steps planned", flush=True)
+    config = TrainConfig(max_steps=steps, max_minutes=args.minutes, seed=args.seed, progress=False,
+                         **recipe["train"])
+    history = train(model, next_token_loss, batches, config)
+    val = window_nats(model, val_ids, block_size)
+    print(f"trained {history.steps[-1]:,} steps in {history.seconds / 60:.2f} min "
+          f"({1000 * history.seconds / history.steps[-1]:.0f} ms/step) | validation {val:.4f} nats/char "
+          f"on the whole split | modified Kneser-Ney (ch. 01) {KNESER_NEY_NATS_PER_CHAR} | "
+          f"{'beats' if val < KNESER_NEY_NATS_PER_CHAR else 'does not beat'} it | {load()}")
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     train_ids, val_ids, vocab_size = char_ids()
     print(f"torch {torch.__version__} | {torch.get_num_threads()} threads | vocab {vocab_size} | "
           f"train {len(train_ids):,} / validation {len(val_ids):,} chars | {load()}")
+    if args.recipe:
+        recipe_run(args, train_ids, val_ids, vocab_size)
+        return
 
     torch.manual_seed(args.seed)
     model = GPT(vocab_size, BLOCK_SIZE, EMBED_DIM, NUM_HEADS, NUM_LAYERS, dropout=0.0, bias=False)
@@ -206,14 +247,14 @@ def main() -> None:
         seconds["ours"][-1] += time.perf_counter() - clock["mark"]  # train()'s bookkeeping
         batches = [random_windows(val_ids, BLOCK_SIZE, BATCH_SIZE, val_generator)
                    for _ in range(EVAL_BATCHES)]
-        val_loss, error = mean_and_error([lm_loss(model, batch) for batch in batches])
+        val_loss, error = mean_and_error([next_token_loss(model, batch) for batch in batches])
         ms = mean_ms(seconds["ours"][clock["reported"] :])
         line = (f"step {len(seconds['ours']) + 1:5d} | val {val_loss:.3f} ± {error:.3f} | "
                 f"{ms:5.1f} ms/step | {BATCH_SIZE * BLOCK_SIZE * 1000 / ms:6,.0f} tokens/s")
         metrics = {"val_loss": val_loss, "val_error": error}
         if reference is not None:
             reference.model.eval()
-            metrics["ref_val_loss"], _ = mean_and_error([lm_loss(reference.model, batch)
+            metrics["ref_val_loss"], _ = mean_and_error([next_token_loss(reference.model, batch)
                                                          for batch in batches])
             reference.model.train()
             ref_ms = mean_ms(seconds["reference"][clock["reported"] :])
@@ -224,7 +265,7 @@ def main() -> None:
         clock["mark"] = time.perf_counter()
         return metrics
 
-    history = train(model, lm_loss, next_batch, config, eval_fn=evaluate, after_step=after_step)
+    history = train(model, next_token_loss, next_batch, config, eval_fn=evaluate, after_step=after_step)
     ms = mean_ms(seconds["ours"])
     print(f"\nfinal, course GPT: val {history.last('val_loss'):.3f} ± {history.last('val_error'):.3f} "
           f"nats/char after {args.steps} steps (nanoGPT {REFERENCE_VAL_LOSS} after 2000) | "

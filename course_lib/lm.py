@@ -97,3 +97,37 @@ CHAR_GPT_RECIPE = {
     "train": dict(lr=2e-3, min_lr=2e-4, weight_decay=0.1, betas=(0.9, 0.99), warmup_steps=100,
                   cpu_amp=True),
 }
+
+
+@torch.no_grad()
+def window_nats(model: torch.nn.Module, ids: torch.Tensor, block_size: int, batch_size: int = 64) -> float:
+    """Nats per token of ``ids[1:]`` under a model that sees at most ``block_size`` tokens (a GPT).
+
+    Windows of ``block_size`` slide by half a window; each token is scored exactly once, with
+    at least ``block_size // 2`` tokens of context (except in the first window, which scores
+    everything). Chapter 09 writes it out. The model's training mode is restored afterwards.
+    """
+    n = len(ids)
+    if ids.dim() != 1 or n <= block_size:
+        raise ValueError(f"window_nats needs a 1-D stream longer than block_size={block_size}, "
+                         f"got shape {tuple(ids.shape)}")
+    device = next(model.parameters()).device
+    starts = list(range(0, n - block_size, block_size // 2))
+    if starts[-1] != n - 1 - block_size:
+        starts.append(n - 1 - block_size)
+    was_training = model.training
+    model.eval()
+    total, count, scored_until = 0.0, 0, 1  # targets ids[1 : scored_until] are scored
+    for first in range(0, len(starts), batch_size):
+        chunk = starts[first : first + batch_size]
+        x = torch.stack([ids[s : s + block_size] for s in chunk]).to(device)  # (B, T)
+        y = torch.stack([ids[s + 1 : s + block_size + 1] for s in chunk]).to(device)  # (B, T)
+        nll = F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")  # (B, T)
+        for row, s in enumerate(chunk):
+            skip = max(scored_until, s + 1) - (s + 1)  # targets already scored by earlier windows
+            total += nll[row, skip:].sum().item()
+            count += block_size - skip
+            scored_until = s + block_size + 1
+    model.train(was_training)
+    assert count == n - 1, "every token after the first is scored exactly once"
+    return total / count

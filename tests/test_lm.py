@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from course_lib.lm import CarriedStateLoss, contiguous_batches, next_token_loss, stream_nats
+from course_lib.lm import (
+    CarriedStateLoss,
+    contiguous_batches,
+    next_token_loss,
+    stream_nats,
+    window_nats,
+)
 from course_lib.models.rnn import RNNLanguageModel
 
 
@@ -47,3 +53,29 @@ def test_carried_state_loss_resets_on_first_batches():
     again = loss_fn(model, (x, y, True))
     assert torch.equal(fresh, again) and not torch.equal(fresh, carried)
     assert fresh.item() == pytest.approx(next_token_loss(model, (x, y)).item())
+
+
+class Bigram(torch.nn.Module):
+    """Logits depend on the current token only, so any windowing must give the plain stream NLL."""
+
+    def __init__(self, vocab_size=11):
+        super().__init__()
+        torch.manual_seed(0)
+        self.table = torch.nn.Embedding(vocab_size, vocab_size)
+
+    def forward(self, tokens):  # (B, T) -> (B, T, V)
+        return self.table(tokens)
+
+
+@pytest.mark.parametrize("n, block_size", [(50, 8), (51, 8), (23, 5), (10, 9)])
+def test_window_nats_scores_every_token_once(n, block_size):
+    model = Bigram().train()
+    ids = torch.randint(0, 11, (n,), generator=torch.Generator().manual_seed(n))
+    expected = F.cross_entropy(model(ids[None, :-1])[0], ids[1:]).item()
+    assert window_nats(model, ids, block_size, batch_size=3) == pytest.approx(expected, rel=1e-6)
+    assert model.training  # the mode is restored
+
+
+def test_window_nats_refuses_a_short_stream():
+    with pytest.raises(ValueError, match="longer than block_size"):
+        window_nats(Bigram(), torch.arange(5), block_size=5)
