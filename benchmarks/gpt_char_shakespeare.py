@@ -44,10 +44,10 @@ from torch import nn
 from course_lib.corpora import read_tinyshakespeare
 from course_lib.data import random_windows
 from course_lib.device import cpu_has_native_bf16
-from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, window_nats
+from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, train_char_gpt, window_nats
 from course_lib.models.transformer import GPT
 from course_lib.text import Vocab
-from course_lib.training import TrainConfig, lr_at, steps_within, train
+from course_lib.training import TrainConfig, lr_at, train
 
 REFERENCE_VAL_LOSS = 1.886  # nanoGPT, same settings, step 2,000
 REFERENCE_MS_PER_STEP = 35.0  # nanoGPT, 2 threads, this machine
@@ -179,24 +179,12 @@ def recipe_run(args: argparse.Namespace, train_ids: torch.Tensor, val_ids: torch
                vocab_size: int) -> None:
     """Chapter 09's full-mode GPT, trained for ``args.minutes`` as the chapter trains it."""
     recipe = CHAR_GPT_RECIPE
-    block_size = recipe["model"]["block_size"]
-    torch.manual_seed(args.seed)
-    model = GPT(vocab_size, dropout=0.0, bias=False, **recipe["model"])
-
-    def batches() -> tuple[torch.Tensor, torch.Tensor]:
-        return random_windows(train_ids, block_size, recipe["batch_size"])
-
-    steps, step_seconds = steps_within(0.95 * args.minutes, model, next_token_loss, iter(batches, None),
-                                       probe=8, cpu_amp=recipe["train"]["cpu_amp"])
-    print(f"recipe {recipe['model']}, batch {recipe['batch_size']}: "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters | "
-          f"bfloat16 on the CPU: {recipe['train']['cpu_amp'] and cpu_has_native_bf16()} | "
-          f"probe {1000 * step_seconds:.0f} ms/step -> {steps} steps planned", flush=True)
-    config = TrainConfig(max_steps=steps, max_minutes=args.minutes, seed=args.seed, progress=False,
-                         **recipe["train"])
-    history = train(model, next_token_loss, batches, config)
-    val = window_nats(model, val_ids, block_size)
-    print(f"trained {history.steps[-1]:,} steps in {history.seconds / 60:.2f} min "
+    print(f"recipe {recipe['model']}, batch {recipe['batch_size']} | bfloat16 on the CPU: "
+          f"{recipe['train']['cpu_amp'] and cpu_has_native_bf16()}", flush=True)
+    model, history = train_char_gpt(train_ids, vocab_size, args.minutes, seed=args.seed)
+    val = window_nats(model, val_ids, recipe["model"]["block_size"])
+    print(f"{sum(p.numel() for p in model.parameters()):,} parameters | trained {history.steps[-1]:,} "
+          f"steps in {history.seconds / 60:.2f} min "
           f"({1000 * history.seconds / history.steps[-1]:.0f} ms/step) | validation {val:.4f} nats/char "
           f"on the whole split | modified Kneser-Ney (ch. 01) {KNESER_NEY_NATS_PER_CHAR} | "
           f"{'beats' if val < KNESER_NEY_NATS_PER_CHAR else 'does not beat'} it | {load()}")

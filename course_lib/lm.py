@@ -10,7 +10,11 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from course_lib.data import random_windows
+from course_lib.device import seed_everything
 from course_lib.models.rnn import detach_state
+from course_lib.models.transformer import GPT
+from course_lib.training import History, TrainConfig, steps_within, train
 
 
 def contiguous_batches(
@@ -97,6 +101,28 @@ CHAR_GPT_RECIPE = {
     "train": dict(lr=2e-3, min_lr=2e-4, weight_decay=0.1, betas=(0.9, 0.99), warmup_steps=100,
                   cpu_amp=True),
 }
+
+
+def train_char_gpt(
+    train_ids: torch.Tensor, vocab_size: int, minutes: float, device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> tuple[GPT, History]:
+    """``CHAR_GPT_RECIPE`` trained on random windows of ``train_ids`` for at most ``minutes``.
+
+    As chapter 09 trains it: ``steps_within`` plans the steps (and the cosine schedule) for
+    95% of the budget, and ``max_minutes`` stops training at the budget whatever happens.
+    """
+    recipe = CHAR_GPT_RECIPE
+    seed_everything(seed)
+    model = GPT(vocab_size, dropout=0.0, bias=False, **recipe["model"]).to(device)
+
+    def batches() -> tuple[torch.Tensor, torch.Tensor]:
+        return random_windows(train_ids, recipe["model"]["block_size"], recipe["batch_size"])
+
+    steps, _ = steps_within(0.95 * minutes, model, next_token_loss, iter(batches, None), probe=8,
+                            cpu_amp=recipe["train"]["cpu_amp"])
+    config = TrainConfig(max_steps=steps, max_minutes=minutes, seed=seed, progress=False, **recipe["train"])
+    return model, train(model, next_token_loss, batches, config)
 
 
 @torch.no_grad()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib.data import make_collate, random_windows
-from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss
+from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, train_char_gpt
 from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq, seq2seq_loss
 from course_lib.models.transformer import GPT, TransformerSeq2Seq, transformer_seq2seq_loss
 from course_lib.training import TrainConfig, train
@@ -44,3 +44,10 @@ def test_char_gpt_recipe_trains_two_steps():
                     TrainConfig(max_steps=2, progress=False, **recipe["train"]))
     assert len(history.train_loss) == 2 and all(torch.isfinite(torch.tensor(history.train_loss)))
     assert recipe["batch_size"] >= 1
+
+
+def test_train_char_gpt_trains_the_recipe_within_its_budget():
+    ids = torch.randint(0, 65, (2000,), generator=torch.Generator().manual_seed(0))
+    model, history = train_char_gpt(ids, 65, minutes=0.02)  # 1.2 s
+    assert isinstance(model, GPT) and history.steps[-1] >= 1
+    assert history.seconds < 0.02 * 60 + 5  # stops after the step that crosses the limit
