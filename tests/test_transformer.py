@@ -20,6 +20,7 @@ from course_lib.models.transformer import (
     TransformerBlock,
     TransformerSeq2Seq,
     causal_mask,
+    fused_attention,
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_positions,
@@ -169,6 +170,29 @@ def test_fast_and_scratch_paths_agree():
         scratch, weights = block(x, **kwargs, need_weights=True)
         assert none is None and weights.shape == (3, 4, 7, 7)
         torch.testing.assert_close(fast, scratch, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("masking", ["causal", "padding"])
+def test_fused_attention_in_bfloat16_on_the_cpu_matches_float32(masking):
+    # bfloat16 CPU inputs take PyTorch's math kernel (its flash kernel is slower there): the
+    # output and the gradients must still be attention, to bfloat16 accuracy.
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 9, 8, generator=generator) for _ in range(3))
+    mask = None if masking == "causal" else random_mask(generator, 2, 1, 1, 9)
+    is_causal = masking == "causal"
+
+    def output_and_grads(dtype):
+        leaves = [t.to(dtype, copy=True).requires_grad_() for t in (q, k, v)]
+        out = fused_attention(*leaves, mask, is_causal=is_causal)
+        out.float().square().sum().backward()
+        return [out.float()] + [leaf.grad.float() for leaf in leaves]
+
+    low, full = output_and_grads(torch.bfloat16), output_and_grads(torch.float32)
+    assert low[0].shape == (2, 3, 9, 8)
+    expected = F.scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal)
+    torch.testing.assert_close(full[0], expected)
+    for ours, reference in zip(low, full, strict=True):
+        torch.testing.assert_close(ours, reference, atol=0.06, rtol=0.02)
 
 
 def test_embed_dim_must_divide_into_heads():

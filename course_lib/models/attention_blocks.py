@@ -20,6 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 KeyValue = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, heads, S, Dh)
 
@@ -85,6 +86,25 @@ def scaled_dot_product_attention(
     return attended @ v, weights  # (..., T, Dv), (..., T, S)
 
 
+def fused_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0, is_causal: bool = False,
+) -> torch.Tensor:
+    """``F.scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal=is_causal)``, with
+    the right kernel for bfloat16 on the CPU.
+
+    PyTorch picks its flash-attention kernel there, whose bfloat16 forward + backward is 1.4 to
+    2.6 times slower than its plain "math" kernel (q kᵀ, softmax, times v) at the course's
+    shapes (``benchmarks/attention_kernels.py`` measures both) and no more accurate; so
+    bfloat16 CPU inputs (bfloat16 autocast, ``cpu_amp=True``) take the math kernel. On other
+    devices and dtypes PyTorch chooses.
+    """
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        with sdpa_kernel(SDPBackend.MATH):
+            return F.scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal=is_causal)
+    return F.scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal=is_causal)
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with the parameter layout of ``nn.MultiheadAttention``.
 
@@ -143,8 +163,9 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attention over projected heads, heads merged and projected: ``(out (B, T, D), weights)``.
 
-        ``need_weights=False`` runs the fused ``F.scaled_dot_product_attention`` and returns
-        ``None`` weights; ``True`` runs the from-scratch version and returns (B, heads, T, S).
+        ``need_weights=False`` runs the fused ``F.scaled_dot_product_attention`` (through
+        ``fused_attention``) and returns ``None`` weights; ``True`` runs the from-scratch
+        version and returns (B, heads, T, S).
         ``is_causal`` may only be set together with ``mask=None`` and T == S.
         """
         dropout_p = self.dropout if self.training else 0.0
@@ -153,7 +174,7 @@ class MultiHeadAttention(nn.Module):
                 mask = causal_mask(q.shape[-2], q.device)
             out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal=is_causal)
+            out = fused_attention(q, k, v, mask, dropout_p, is_causal)
             weights = None
         B, _, T, _ = out.shape
         out = out.transpose(1, 2).reshape(B, T, self.embed_dim)  # (B, T, D)

@@ -42,6 +42,7 @@ from course_lib.models.attention_blocks import (
     SinusoidalPositionalEncoding,
     TransformerBlock,
     causal_mask,
+    fused_attention,
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_positions,
@@ -50,7 +51,7 @@ from course_lib.models.attention_blocks import (
 __all__ = [
     "GPT", "CachedGPT", "DecoderBlock", "DecoderState", "FeedForward", "KVCache",
     "LearnedPositionalEmbedding", "MultiHeadAttention", "SinusoidalPositionalEncoding",
-    "TransformerBlock", "TransformerSeq2Seq", "causal_mask", "padding_mask",
+    "TransformerBlock", "TransformerSeq2Seq", "causal_mask", "fused_attention", "padding_mask",
     "scaled_dot_product_attention", "sinusoidal_positions", "transformer_seq2seq_loss",
 ]
 
