@@ -59,7 +59,7 @@ from course_lib.device import cpu_has_native_bf16
 from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, train_char_gpt, window_nats
 from course_lib.models.transformer import GPT
 from course_lib.text import Vocab
-from course_lib.training import History, TrainConfig, lr_at, train
+from course_lib.training import History, TrainConfig, evaluate_loss, lr_at, train
 
 REFERENCE_VAL_LOSS = 1.886  # nanoGPT, same settings, step 2,000
 REFERENCE_MS_PER_STEP = 35.0  # nanoGPT, 2 threads, this machine
@@ -179,8 +179,7 @@ def mean_and_error(losses: list[torch.Tensor]) -> tuple[float, float]:
     return values.mean().item(), (values.std() / math.sqrt(len(values))).item()
 
 
-@torch.no_grad()
-def every_window_loss(model: torch.nn.Module, ids: torch.Tensor, batch_size: int = 256) -> float:
+def every_window_loss(model: torch.nn.Module, ids: torch.Tensor) -> float:
     """Mean next-token loss over ``ids`` cut into consecutive windows of ``BLOCK_SIZE``.
 
     Every context length from 1 to ``BLOCK_SIZE`` counts equally often, as in random windows, so
@@ -189,12 +188,7 @@ def every_window_loss(model: torch.nn.Module, ids: torch.Tensor, batch_size: int
     rows = (len(ids) - 1) // BLOCK_SIZE
     x = ids[: rows * BLOCK_SIZE].view(rows, BLOCK_SIZE)  # (rows, T)
     y = ids[1 : rows * BLOCK_SIZE + 1].view(rows, BLOCK_SIZE)  # (rows, T)
-    was_training = model.training
-    model.eval()
-    total = sum(len(x[s : s + batch_size]) * next_token_loss(model, (x[s : s + batch_size], y[s : s + batch_size]))
-                for s in range(0, rows, batch_size))
-    model.train(was_training)
-    return total.item() / rows
+    return evaluate_loss(model, next_token_loss, [(x, y)])  # one batch: every window weighs the same
 
 
 def mean_ms(step_seconds: list[float]) -> float:
@@ -296,13 +290,12 @@ def main() -> None:
                 step_seconds = reference.step(batch)
                 if reference.step_count > 1:
                     seconds["reference"].append(step_seconds)
-        batches.clear()
 
     def evaluate(model: torch.nn.Module) -> dict[str, float]:
         seconds["ours"][-1] += time.perf_counter() - clock["mark"]  # train()'s bookkeeping
         if reference is not None:
             catch_up_reference()
-        batches.clear()
+        batches.clear()  # the reference has trained on them, if there is one
         val_batches = [random_windows(val_ids, BLOCK_SIZE, BATCH_SIZE, val_generator)
                        for _ in range(EVAL_BATCHES)]
         val_loss, error = mean_and_error([next_token_loss(model, batch) for batch in val_batches])
