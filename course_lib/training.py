@@ -14,6 +14,7 @@ import copy
 import math
 import os
 import random
+import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -259,9 +260,12 @@ def steps_within(
 
     Times ``probe`` updates of a throwaway copy of ``model`` on the first batches (one more
     update first, as a warm-up), so the model itself is not changed; an update is what
-    ``train`` does by default (AdamW, fused where torch has it, and gradient clipping). A few
-    steps are a rough guide to a long run (±15% on a busy machine): set
-    ``TrainConfig.max_minutes`` too, so that a budget is a limit. ``amp`` and
+    ``train`` does by default (AdamW, fused where torch has it, and gradient clipping). The
+    seconds per step are the median of the timed updates, so one update held up (by the
+    operating system, a garbage collection) does not shorten the plan. A few steps are a rough
+    guide to a long run (±15% on a busy machine), and another job running on the same cores
+    during the probe can make it several times too slow: plan on an otherwise idle machine, and
+    set ``TrainConfig.max_minutes`` too, so that a budget is a limit. ``amp`` and
     ``cpu_amp`` mean what they mean in ``TrainConfig``: pass the run's values, since
     bfloat16 changes the step time. Use the step count as ``TrainConfig.max_steps`` so that
     learning-rate schedules know the run's length.
@@ -274,16 +278,20 @@ def steps_within(
     batches = [_to_device(batch, device) for batch, _ in zip(batches, range(probe + 1), strict=False)]
     if len(batches) < probe + 1:
         raise ValueError(f"steps_within needs {probe + 1} batches to time, got {len(batches)}")
+    step_seconds = []
     for i, batch in enumerate(batches):
-        if i == 1:  # the first update warms up; time the others
-            start = time.perf_counter()
+        start = time.perf_counter()
         optimizer.zero_grad()
         with autocast(device, enabled=amp, cpu=cpu_amp):
             loss = loss_fn(trial, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trial.parameters(), 1.0)
         optimizer.step()
-    seconds = (time.perf_counter() - start) / probe
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the GPU works asynchronously: wait for this update
+        if i > 0:  # the first update warms up; time the others
+            step_seconds.append(time.perf_counter() - start)
+    seconds = statistics.median(step_seconds)
     return max(1, int(minutes * 60 / seconds)), seconds
 
 

@@ -423,6 +423,20 @@ class FakeClock:
         return lm_loss(model, batch)
 
 
+def test_steps_within_plans_from_the_median_update(monkeypatch):
+    clock = FakeClock(seconds_per_step=2.0)
+    monkeypatch.setattr("course_lib.training.time.perf_counter", clock)
+    losses = []
+
+    def one_update_held_up(model, batch):  # the second timed update waits a minute
+        losses.append(1)
+        clock.now += 60.0 if len(losses) == 3 else 0.0
+        return clock.timed_loss(model, batch)
+
+    steps, seconds = steps_within(1.0, TinyLM(), one_update_held_up, shuffled_loader(), probe=3)
+    assert seconds == 2.0 and steps == 30  # the mean, 22 s, would have planned 2 steps
+
+
 def test_max_minutes_stops_training_then_evaluates_and_checkpoints(monkeypatch, tmp_path):
     clock = FakeClock(seconds_per_step=10.0)
     monkeypatch.setattr("course_lib.training.time.perf_counter", clock)
