@@ -2,8 +2,8 @@
 
 ``train(model, loss_fn, batches, config)`` runs AdamW with warm-up and optional cosine decay,
 gradient clipping, periodic evaluation and checkpoints. The loop itself is short enough to
-read in a lecture; checkpoints, batch cycling and random-number state live in small helpers
-below it. A run that is interrupted and resumed from its checkpoint ends bit-identical (on
+read in a lecture; checkpoints, batch cycling and random-number states live in
+``course_lib.checkpoints``. A run that is interrupted and resumed from its checkpoint ends bit-identical (on
 the CPU) to one that was never interrupted: the checkpoint holds the model, the optimizer,
 the step, the ``History``, every random-number generator and the position in the data.
 """
@@ -13,11 +13,10 @@ from __future__ import annotations
 import copy
 import math
 import os
-import random
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from course_lib.checkpoints import (
+    batch_stream,
+    restore_checkpoint,
+    rng_state,
+    set_rng_state,
+    write_checkpoint,
+)
 from course_lib.device import autocast, seed_everything
 
 LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
@@ -200,10 +206,11 @@ def train(
     """
     device = _device_of(model)
     optimizer = optimizer if optimizer is not None else default_optimizer(model, config)
-    stream = _batch_stream(batches)
+    stream = batch_stream(batches)
     history, start = History(), 0
     if resume and _checkpoint_exists(config):
-        history, start = _load_for_resume(config.checkpoint_path, model, optimizer, stream)
+        fields, start = restore_checkpoint(config.checkpoint_path, model, optimizer, stream)
+        history = History(**fields)
     else:
         seed_everything(config.seed)
     seconds_before, started = history.seconds, time.perf_counter()
@@ -237,7 +244,7 @@ def train(
             history.evals[step] = _run_eval(eval_fn, model)
         if config.checkpoint_path is not None and _is_due(step, config.checkpoint_every, last):
             history.seconds = seconds_before + time.perf_counter() - started
-            _save_checkpoint(config, model, optimizer, step, history, stream)
+            write_checkpoint(config.checkpoint_path, model, optimizer, step, history, config, stream)
         if step % config.log_every == 0:
             bar.set_postfix(loss=f"{np.mean(history.train_loss[-config.log_every:]):.3f}")
         if out_of_time:
@@ -381,14 +388,14 @@ def _checked_loss(loss: Any, step: int | None) -> float:
 
 def _run_eval(eval_fn: Callable, model: torch.nn.Module) -> dict[str, float]:
     """Evaluate in eval mode, without gradients, leaving the training's RNG streams untouched."""
-    was_training, saved = model.training, _rng_state([])
+    was_training, saved = model.training, rng_state([])
     model.eval()
     try:
         with torch.no_grad():
             metrics = eval_fn(model)
     finally:
         model.train(was_training)
-        _set_rng_state(saved, [])
+        set_rng_state(saved, [])
     if not isinstance(metrics, Mapping):
         raise TypeError(f"eval_fn must return a dict of metrics, got {type(metrics).__name__}")
     return {str(name): float(value) for name, value in metrics.items()}
@@ -403,158 +410,7 @@ def _progress_disabled(config: TrainConfig) -> bool:
     return not config.progress or os.environ.get("TQDM_DISABLE", "").lower() in {"1", "true", "yes"}
 
 
-# --- Helpers: batch sources that know their position ---------------------------------------
-
-
-class _CallSource:
-    """Batches from a zero-argument function; its randomness is the global RNG's."""
-
-    def __init__(self, make_batch: Callable[[], Any]):
-        self.make_batch = make_batch
-        self.generators: list[torch.Generator] = []
-
-    def __next__(self) -> Any:
-        return self.make_batch()
-
-    def state(self) -> dict:
-        return {}
-
-    def restore(self, state: dict) -> None:
-        pass
-
-
-class _EpochCycle:
-    """A re-iterable cycled epoch after epoch, calling ``set_epoch`` where there is one.
-
-    It remembers the RNG states at the start of the current epoch, so that a resumed run can
-    rebuild this epoch's order and skip the batches already used.
-    """
-
-    def __init__(self, batches: Iterable):
-        if iter(batches) is batches:
-            raise TypeError(
-                "batches is a one-shot iterator (e.g. a generator); pass a list or DataLoader, "
-                "which can be iterated again each epoch, or a function that returns a batch"
-            )
-        self.batches, self.epoch, self.index = batches, 0, 0
-        self.generators = _generators_of(batches)
-        self._iterator, self._epoch_rng = None, None
-
-    def __next__(self) -> Any:
-        if self._iterator is None:
-            self._start_epoch()
-        batch = next(self._iterator, _END)
-        if batch is _END:
-            if self.index == 0:
-                raise ValueError("batches is empty: it yielded no batch in a whole epoch")
-            self.epoch, self.index, self._iterator = self.epoch + 1, 0, None
-            return next(self)
-        self.index += 1
-        return batch
-
-    def _start_epoch(self) -> None:
-        for owner in (self.batches, getattr(self.batches, "sampler", None),
-                      getattr(self.batches, "batch_sampler", None)):
-            if hasattr(owner, "set_epoch"):
-                owner.set_epoch(self.epoch)
-        self._epoch_rng = _rng_state(self.generators)
-        self._iterator = iter(self.batches)
-
-    def state(self) -> dict:
-        return {"epoch": self.epoch, "index": self.index, "epoch_rng": self._epoch_rng}
-
-    def restore(self, state: dict) -> None:
-        """Rebuild the saved epoch from its starting RNG states and skip the used batches."""
-        self.epoch = state["epoch"]
-        if state["epoch_rng"] is None:
-            return
-        _set_rng_state(state["epoch_rng"], self.generators)
-        self._start_epoch()
-        for _ in range(state["index"]):
-            next(self)
-
-
-_END = object()
-
-
-def _batch_stream(batches: Iterable | Callable[[], Any]) -> _CallSource | _EpochCycle:
-    if callable(batches):
-        return _CallSource(batches)
-    if isinstance(batches, Iterable):
-        return _EpochCycle(batches)
-    raise TypeError(
-        f"batches must be a list/DataLoader or a function returning a batch, got {type(batches).__name__}"
-    )
-
-
-def _generators_of(batches: Iterable) -> list[torch.Generator]:
-    """The torch.Generators a DataLoader shuffles with (its own, its sampler's), no duplicates."""
-    found = []
-    batch_sampler = getattr(batches, "batch_sampler", None)
-    for owner in (batches, getattr(batches, "sampler", None), batch_sampler,
-                  getattr(batch_sampler, "sampler", None)):
-        generator = getattr(owner, "generator", None)
-        if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
-            found.append(generator)
-    return found
-
-
-# --- Helpers: random-number states and checkpoints -----------------------------------------
-
-
-def _rng_state(generators: list[torch.Generator]) -> dict:
-    """Python's, NumPy's and torch's (CPU, every CUDA device, given generators) RNG states."""
-    kind, key, pos, has_gauss, gauss = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": (kind, key.tolist(), pos, has_gauss, gauss),
-        "torch": torch.get_rng_state(),
-        "generators": [g.get_state() for g in generators],
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict, generators: list[torch.Generator]) -> None:
-    random.setstate(state["python"])
-    kind, key, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.array(key, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    for generator, saved in zip(generators, state["generators"], strict=True):
-        generator.set_state(saved)
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _checkpoint_exists(config: TrainConfig) -> bool:
     if config.checkpoint_path is None:
         raise ValueError("resume=True needs config.checkpoint_path")
     return Path(config.checkpoint_path).exists()
-
-
-def _save_checkpoint(config, model, optimizer, step, history, stream) -> None:
-    """Write atomically (a temporary file, then rename): a crash never leaves half a file."""
-    checkpoint = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "history": asdict(history),
-        "rng": _rng_state(stream.generators),
-        "data": stream.state(),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-    }
-    path = Path(config.checkpoint_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, temporary)
-    os.replace(temporary, path)
-
-
-def _load_for_resume(path, model, optimizer, stream) -> tuple[History, int]:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    stream.restore(checkpoint["data"])  # uses the RNG states of the epoch's start ...
-    _set_rng_state(checkpoint["rng"], stream.generators)  # ... then those of the checkpoint
-    return History(**checkpoint["history"]), checkpoint["step"]
