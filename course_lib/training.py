@@ -268,8 +268,9 @@ def steps_within(
     Times ``probe`` updates of a throwaway copy of ``model`` on the first batches (one more
     update first, as a warm-up), so the model itself is not changed; an update is what
     ``train`` does by default (AdamW, fused where torch has it, and gradient clipping). The
-    seconds per step are the median of the timed updates, so one update held up (by the
-    operating system, a garbage collection) does not shorten the plan. A few steps are a rough
+    seconds per step are the mean of the timed updates: batches of different lengths take
+    different times, and a run lasts the sum of its steps (planned from the median, chapter
+    09's Transformer got 3,528 steps for 30 minutes and had time for ~2,900). A few steps are a rough
     guide to a long run (±15% on a busy machine), and another job running on the same cores
     during the probe can make it several times too slow: plan on an otherwise idle machine, and
     set ``TrainConfig.max_minutes`` too, so that a budget is a limit. ``amp`` and
@@ -298,7 +299,7 @@ def steps_within(
             torch.cuda.synchronize(device)  # the GPU works asynchronously: wait for this update
         if i > 0:  # the first update warms up; time the others
             step_seconds.append(time.perf_counter() - start)
-    seconds = statistics.median(step_seconds)
+    seconds = statistics.fmean(step_seconds)
     return max(1, int(minutes * 60 / seconds)), seconds
 
 
