@@ -314,14 +314,8 @@ def main() -> None:
     print(f"GPT: {sum(p.numel() for p in model.parameters()):,} parameters | bfloat16 matrix "
           f"products (cpu_amp, as the chapters train): {cpu_has_native_bf16()} | the reference: float32 "
           f"| batches: nanoGPT's (seed {args.seed})")
-    served = iter(train_batches)
-    batches = []  # our batches since the last evaluation: the reference trains on them next
     seconds = {"ours": [], "reference": []}  # per timed step (steps 2, 3, ...)
     clock = {"mark": None, "reported": 0}  # end of the last timed work; steps already printed
-
-    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        batches.append(next(served))
-        return batches[-1]
 
     def after_step(model: torch.nn.Module) -> None:
         """train() calls this after each of our steps: close our step's time."""
@@ -329,20 +323,19 @@ def main() -> None:
             seconds["ours"].append(time.perf_counter() - clock["mark"])
         clock["mark"] = time.perf_counter()
 
-    def catch_up_reference() -> None:
+    def catch_up_reference(steps_done: int) -> None:
         """The reference's steps on our batches since the last evaluation, timed one by one."""
         with torch.enable_grad():  # train() evaluates without gradients
-            for batch in batches:
+            for batch in train_batches[reference.step_count : steps_done]:
                 step_seconds = reference.step(batch)
                 if reference.step_count > 1:
                     seconds["reference"].append(step_seconds)
 
     def evaluate(model: torch.nn.Module) -> dict[str, float]:
         seconds["ours"][-1] += time.perf_counter() - clock["mark"]  # train()'s bookkeeping
-        if reference is not None:
-            catch_up_reference()
-        batches.clear()  # the reference has trained on them, if there is one
         steps_done = len(seconds["ours"]) + 1
+        if reference is not None:
+            catch_up_reference(steps_done)
         estimate = val_batches[steps_done]  # nanoGPT's 20 validation batches at this step
         val_loss, error = mean_and_error([next_token_loss(model, batch) for batch in estimate])
         ms = mean_ms(seconds["ours"][clock["reported"] :])
@@ -362,7 +355,7 @@ def main() -> None:
         clock["mark"] = time.perf_counter()
         return metrics
 
-    history = train(model, next_token_loss, next_batch, config, eval_fn=evaluate, after_step=after_step)
+    history = train(model, next_token_loss, train_batches, config, eval_fn=evaluate, after_step=after_step)
     final_report(history, model, reference, seconds, val_ids, args.steps)
     print(f"total {history.seconds:.0f} s | {load()}")
 

@@ -3,9 +3,10 @@
 ``train(model, loss_fn, batches, config)`` runs AdamW with warm-up and optional cosine decay,
 gradient clipping, periodic evaluation and checkpoints. The loop itself is short enough to
 read in a lecture; checkpoints, batch cycling and random-number states live in
-``course_lib.checkpoints``. A run that is interrupted and resumed from its checkpoint ends bit-identical (on
-the CPU) to one that was never interrupted: the checkpoint holds the model, the optimizer,
-the step, the ``History``, every random-number generator and the position in the data.
+``course_lib.checkpoints``. A run that is interrupted and resumed from its checkpoint ends
+bit-identical (on the CPU) to one that was never interrupted: the checkpoint holds the model,
+the optimizer, the step, the ``History``, every random-number generator and the position in
+the data.
 """
 
 from __future__ import annotations
