@@ -12,6 +12,7 @@ from course_lib.grading import generate, reports
 from course_lib.grading.autograde import SubmissionError, identify, read_submission
 from course_lib.grading.notebook_format import (
     ExerciseFormatError,
+    course_metadata,
     load_exercises,
     parse_exercise,
 )
@@ -39,18 +40,22 @@ def make_source(tmp_path, cells, name="01_demo", chapter=1):
 
 SOLUTION = ("def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n",
             {"kind": "solution", "id": "f"})
-TEST = ("assert f(1) == 2\nif True:\n    ### BEGIN HIDDEN TESTS\n    assert f(41) == 42\n"
-        "    ### END HIDDEN TESTS\n", {"kind": "test", "id": "f-test", "points": 2})
+TEST = ("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(41) == 42\n### END HIDDEN TESTS\n",
+        {"kind": "test", "id": "f-test", "points": 2})
 
 
 def test_student_version_stubs_solutions_and_drops_hidden_tests(tmp_path):
     exercise = parse_exercise(make_source(tmp_path, [SOLUTION, TEST]) / "01_demo.ipynb")
-    assert exercise.max_score == 2 and exercise.tests[0].hidden_lines == {3, 4, 5}
+    assert exercise.max_score == 2 and exercise.tests[0].hidden_lines == {2, 3, 4}
+    assert exercise.tests[0].part(hidden=False) == "assert f(1) == 2\n\n\n\n"
+    assert exercise.tests[0].part(hidden=True) == ("\n### BEGIN HIDDEN TESTS\nassert f(41) == 42\n"
+                                                   "### END HIDDEN TESTS\n")
+    assert exercise.student_names == ("f",) and exercise.setup_sources == ()
     cells = generate.student_notebook(exercise).cells
     assert cells[0].source == ("def f(x):\n    raise NotImplementedError(\"Exercise 1.1: replace "
                                "this line with your solution (f)\")\n")
-    assert cells[1].source == ("assert f(1) == 2\nif True:\n    pass  # (hidden tests run when "
-                               "the notebook is graded)\n")
+    assert cells[1].source == ("assert f(1) == 2\n# (hidden tests run when the notebook is "
+                               "graded)\n")
     assert cells[1].metadata["course"] == {"kind": "test", "id": "f-test", "points": 2}
 
 
@@ -63,6 +68,11 @@ def test_student_version_stubs_solutions_and_drops_hidden_tests(tmp_path):
     ([SOLUTION, ("assert True", {"kind": "check", "id": "t", "points": 1})], "'solution' or 'test'"),
     ([SOLUTION, ("assert True", {"kind": "test", "id": "no spaces", "points": 1})], "id must be"),
     ([SOLUTION], "at least one test cell"),
+    # hidden checks run after every visible one: one region, unindented, last in the cell
+    ([SOLUTION, ("if True:\n    ### BEGIN HIDDEN TESTS\n    assert f(2) == 3\n    ### END HIDDEN "
+                 "TESTS\n", {"kind": "test", "id": "t", "points": 1})], "unindented, at the end"),
+    ([SOLUTION, (TEST[0] + "assert f(0) == 1\n", TEST[1])], "unindented, at the end"),
+    ([SOLUTION, (TEST[0] + TEST[0], TEST[1])], "one '### BEGIN HIDDEN TESTS' region"),
 ])
 def test_format_errors_say_what_is_wrong(tmp_path, cells, message):
     with pytest.raises(ExerciseFormatError, match=message):
@@ -137,6 +147,21 @@ def test_unreadable_submissions_are_submission_errors(tmp_path):
     assert "not UTF-8" in messages[1] and "without 'cells'" in messages[2]
 
 
+def test_old_and_sloppy_notebooks_are_read_not_refused(tmp_path):
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": "x = 1", "language": "python", "outputs": [],
+         "metadata": {}}]}]}
+    (tmp_path / "v3.ipynb").write_text(json.dumps(v3))
+    assert [c.source for c in read_submission(tmp_path / "v3.ipynb").cells] == ["x = 1"]
+    v4 = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}]}
+    (tmp_path / "nosource.ipynb").write_text(json.dumps(v4))
+    assert [c.source for c in read_submission(tmp_path / "nosource.ipynb").cells] == [""]
+    (tmp_path / "dir.ipynb").mkdir()
+    with pytest.raises(SubmissionError, match="not a regular file"):
+        read_submission(tmp_path / "dir.ipynb")
+
+
 def test_identify_by_metadata_or_by_cell_ids(tmp_path):
     exercises = load_exercises(TINY_SOLUTIONS)
     notebook = nbformat.read(TINY_SOLUTIONS / "90_tiny.ipynb", as_version=4)
@@ -150,6 +175,18 @@ def test_identify_by_metadata_or_by_cell_ids(tmp_path):
         cell.metadata.pop("course", None)
     with pytest.raises(SubmissionError, match="not a course exercise notebook"):
         identify(notebook, exercises, None)
+
+
+def test_identify_by_shared_cell_ids_uses_the_expected_exercise():
+    exercises = load_exercises(ROOT / "solutions")
+    notebook = nbformat.read(ROOT / "exercises" / "01_ngram_language_models.ipynb", as_version=4)
+    del notebook.metadata["course"]
+    notebook.cells = [c for c in notebook.cells if course_metadata(c).get("id") == "perplexity"]
+    assert len(notebook.cells) == 1  # "perplexity" is a task of exercises 00 and 01 alike
+    with pytest.raises(SubmissionError, match="cannot tell which exercise.*--exercise"):
+        identify(notebook, exercises, None)
+    for name in ("00_setup_and_tour", "01_ngram_language_models"):
+        assert identify(notebook, exercises, name).name == name
 
 
 def test_messages_are_stable_across_processes():

@@ -4,23 +4,29 @@
     course grade submissions/ --jobs 2 --exercise 00_setup_and_tour   # + gradebook.csv
 
 Each submission gets a folder ``OUT/NAME/`` with ``result.json`` (the grader's own record),
-``results.json`` (Gradescope's format) and ``feedback.md``. Several submissions are graded in
-separate worker processes (``--jobs N`` at a time); a worker that dies still leaves an error
-result. Exit status: 0 when every submission was graded, 1 when some could not be (their
-results say why), 2 for a usage error.
+``results.json`` (Gradescope's format) and ``feedback.md``, written by the grader after the
+submission's sandbox is gone. Several submissions are graded in separate worker processes
+(``--jobs N`` at a time), each with a private temporary folder that the driver removes however
+the worker ends; a worker that dies still leaves an error result. Student code runs in a
+bubblewrap sandbox (``sandbox.py``); without bubblewrap the grader refuses to run unless given
+``--unsafe-no-sandbox``, and then says so in every result. Exit status: 0 when every submission
+was graded, 1 when some could not be (their results say why), 2 for a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from course_lib.grading import reports
-from course_lib.grading.autograde import Settings, grade_file, new_result
+from course_lib.grading import reports, sandbox
+from course_lib.grading.autograde import NO_SANDBOX_WARNING, Settings, grade_file, new_result
 from course_lib.grading.notebook_format import ExerciseFormatError, load_exercises
 
 
@@ -47,20 +53,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     parser.add_argument("--gradescope-results", type=Path,
                         help="also write Gradescope's results.json here (one submission only)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="run student code without the bubblewrap sandbox (it can then read "
+                        "the solutions and change results; every result says so)")
     parser.add_argument("--name", help=argparse.SUPPRESS)  # worker: the submission's name
+    parser.add_argument("--tmp-dir", type=Path, help=argparse.SUPPRESS)  # worker: its folder
+
+
+_UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(parts: tuple[str, ...]) -> str:
+    """A result folder name from path parts: only ``[A-Za-z0-9_.-]``, never ``.``-led."""
+    name = "__".join(_UNSAFE_CHARACTERS.sub("_", part) for part in parts) or "submission"
+    return "_" + name if name.startswith(".") else name
 
 
 def find_submissions(paths: list[Path]) -> list[tuple[str, Path]]:
-    """(name, path) pairs: a file as given (named by its stem), a folder's *.ipynb recursively
-    (named by the path inside the folder, '/' as '__'); duplicate names get a suffix."""
+    """(name, path) pairs: a file as given (named by its stem), a folder's ``*.ipynb`` files
+    recursively (named by the path inside the folder, '/' as '__'; folders and links named
+    ``*.ipynb`` are not files and are skipped); duplicate names get a suffix."""
     found: list[tuple[str, Path]] = []
     for path in paths:
         if path.is_dir():
             for file in sorted(path.rglob("*.ipynb")):
-                if ".ipynb_checkpoints" not in file.parts:
-                    found.append(("__".join(file.relative_to(path).with_suffix("").parts), file))
+                inside = file.relative_to(path)
+                if ".ipynb_checkpoints" not in inside.parts and file.is_file() \
+                        and not file.is_symlink():
+                    found.append((safe_name(inside.with_suffix("").parts), file))
         else:
-            found.append((path.stem, path))
+            found.append((safe_name((path.stem,)), path))
     names: dict[str, int] = {}
     unique = []
     for name, file in found:
@@ -69,32 +91,46 @@ def find_submissions(paths: list[Path]) -> list[tuple[str, Path]]:
     return unique
 
 
+def result_folder(out: Path, name: str) -> Path:
+    """``out/name``, refusing any name that would lead outside ``out``."""
+    folder = out / name
+    if name != safe_name((name,)) or folder.resolve().parent != out.resolve():
+        raise ValueError(f"unsafe submission name {name!r}")
+    return folder
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(cell_timeout=args.cell_timeout, test_timeout=args.test_timeout,
-                    time_budget=args.time_budget, memory_mb=args.memory_mb)
+                    time_budget=args.time_budget, memory_mb=args.memory_mb,
+                    sandboxed=not args.unsafe_no_sandbox)
 
 
-def _worker_command(args: argparse.Namespace, name: str, path: Path) -> list[str]:
+def _worker_command(args: argparse.Namespace, name: str, path: Path, tmp: Path) -> list[str]:
     return [sys.executable, "-m", "course_lib.grading.grader", str(path), "--name", name,
-            "--solutions", str(args.solutions), "--out", str(args.out),
+            "--tmp-dir", str(tmp), "--solutions", str(args.solutions), "--out", str(args.out),
             "--cell-timeout", str(args.cell_timeout), "--test-timeout", str(args.test_timeout),
             "--time-budget", str(args.time_budget), "--memory-mb", str(args.memory_mb),
-            *(["--exercise", args.exercise] if args.exercise else [])]
+            *(["--exercise", args.exercise] if args.exercise else []),
+            *(["--unsafe-no-sandbox"] if args.unsafe_no_sandbox else [])]
 
 
 def _grade_in_worker(args: argparse.Namespace, name: str, path: Path) -> dict:
-    """Grade in a child process; if it leaves no result, write an error result for it."""
+    """Grade in a child process; if it leaves no result, write an error result for it. The
+    worker's temporary folder (kernel sockets, connection files) is removed in any case."""
     settings = settings_from(args)
-    folder = args.out / name
+    folder = result_folder(args.out, name)
     (folder / reports.RESULT_FILE).unlink(missing_ok=True)
     # Generous: the budget, every test, and some kernel restarts with replays.
     limit = settings.time_budget * 2 + settings.test_timeout * 50 + 300
+    tmp = Path(tempfile.mkdtemp(prefix="course-grade-worker-"))
     try:
-        done = subprocess.run(_worker_command(args, name, path), capture_output=True,
-                              text=True, timeout=limit)
+        done = subprocess.run(_worker_command(args, name, path, tmp), capture_output=True,
+                              text=True, timeout=limit, stdin=subprocess.DEVNULL)
         why = f"the grading process exited with status {done.returncode}: {done.stderr[-300:]}"
     except subprocess.TimeoutExpired:
         why = f"the grading process did not finish within {limit:g} s"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if (folder / reports.RESULT_FILE).exists():
         return json.loads((folder / reports.RESULT_FILE).read_text(encoding="utf-8"))
     result = new_result(name, path.name, args.exercise, settings,
@@ -120,8 +156,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"course grade: unknown exercise {args.exercise!r}; {args.solutions} has "
               f"{', '.join(exercises) or 'none'}", file=sys.stderr)
         return 2
+    if not args.unsafe_no_sandbox:
+        try:
+            sandbox.probe()
+        except sandbox.SandboxUnavailable as error:
+            print(f"course grade: {error}", file=sys.stderr)
+            return 2
     submissions = find_submissions(args.submissions)
-    if args.name:  # a worker process
+    if args.name:  # a worker process: exactly the one file it was given
         submissions = [(args.name, args.submissions[0])]
     if not submissions:
         print("course grade: no submissions found (give .ipynb files or folders)", file=sys.stderr)
@@ -129,10 +171,11 @@ def main(args: argparse.Namespace) -> int:
     if args.gradescope_results and len(submissions) != 1:
         print("course grade: --gradescope-results needs exactly one submission", file=sys.stderr)
         return 2
-    if len(submissions) == 1 and not any(path.is_dir() for path in args.submissions):
+    if args.name or (len(submissions) == 1 and not any(p.is_dir() for p in args.submissions)):
         name, path = submissions[0]
-        results = [grade_file(path, exercises, args.exercise, settings_from(args), name=name)]
-        reports.write_result(results[0], args.out / name)
+        results = [grade_file(path, exercises, args.exercise, settings_from(args), name=name,
+                              folder=args.tmp_dir)]
+        reports.write_result(results[0], result_folder(args.out, name))
     else:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             results = list(pool.map(lambda item: _grade_in_worker(args, *item), submissions))
@@ -141,6 +184,8 @@ def main(args: argparse.Namespace) -> int:
         args.gradescope_results.parent.mkdir(parents=True, exist_ok=True)
         args.gradescope_results.write_text(
             json.dumps(reports.gradescope_results(results[0]), indent=1) + "\n", encoding="utf-8")
+    if args.unsafe_no_sandbox:
+        print(f"WARNING: {NO_SANDBOX_WARNING}", file=sys.stderr)
     for result in results:
         print(_summary(result, args.out / result["submission"]))
     return 0 if all(result["status"] == "graded" for result in results) else 1

@@ -14,6 +14,8 @@ Tasks and tests are matched by id, never by cell position.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,11 @@ class TestCell:
     def has_hidden(self) -> bool:
         return bool(self.hidden_lines)
 
+    def part(self, hidden: bool) -> str:
+        """The visible or the hidden lines alone; the others blank, so line numbers stay."""
+        return "\n".join(line if ((number in self.hidden_lines) == hidden) else ""
+                         for number, line in enumerate(self.source.split("\n"), start=1))
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -69,6 +76,9 @@ class Exercise:
     tests: tuple[TestCell, ...]
     task_ids: tuple[str, ...]
     cell_ids: frozenset[str] = field(default=frozenset())
+    setup_sources: tuple[str, ...] = ()  # code cells without course metadata, in order
+    student_names: tuple[str, ...] = ()  # top-level names the solution cells define
+    sha256: str = ""  # of the instructor source file: identifies the test set in results
 
     @property
     def max_score(self) -> float:
@@ -129,6 +139,35 @@ def _check_id(value, where: str) -> str:
     return value
 
 
+def defined_names(source: str, where: str) -> list[str]:
+    """Top-level names a cell binds: functions, classes and plain assignments."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise ExerciseFormatError(f"{where}: not valid Python ({error.msg}, line {error.lineno})") from None
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _check_hidden_last(source: str, hidden: list[Region], where: str) -> None:
+    """Hidden tests run after every visible check of the exercise, so they must stand apart:
+    one region, unindented, after the cell's last visible line."""
+    if not hidden:
+        return
+    lines = source.split("\n")
+    trailing = [line for line in lines[hidden[-1].end + 1 :] if line.strip()]
+    if len(hidden) > 1 or hidden[0].indent or trailing:
+        raise ExerciseFormatError(
+            f"{where}: a test cell may have one {BEGIN_HIDDEN!r} region, unindented, at the end "
+            "of the cell (the grader runs hidden checks after all visible ones)")
+
+
 def parse_exercise(path: Path) -> Exercise:
     """Read and validate an instructor source; raise ExerciseFormatError naming the problem."""
     path = Path(path)
@@ -145,6 +184,8 @@ def parse_exercise(path: Path) -> Exercise:
     tests: list[TestCell] = []
     task_ids: list[str] = []
     seen: set[str] = set()
+    setup: list[str] = []
+    student_names: list[str] = []
     for number, cell in enumerate(notebook.cells, start=1):
         where = f"{path.name} cell {number}"
         cell_meta = course_metadata(cell)
@@ -155,6 +196,8 @@ def parse_exercise(path: Path) -> Exercise:
         if kind is None:
             if solutions or hidden:
                 raise ExerciseFormatError(f"{where}: markers in a cell without course metadata")
+            if cell.cell_type == "code":
+                setup.append(source)
             continue
         if cell.cell_type != "code":
             raise ExerciseFormatError(f"{where}: only code cells can be solution or test cells")
@@ -168,12 +211,14 @@ def parse_exercise(path: Path) -> Exercise:
                     f"{where}: a solution cell needs {BEGIN_SOLUTION!r} regions and no hidden tests"
                 )
             task_ids.append(cell_id)
+            student_names += [n for n in defined_names(source, where) if n not in student_names]
         elif kind == "test":
             points = cell_meta.get("points")
             if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
                 raise ExerciseFormatError(f"{where}: test points must be a positive number, got {points!r}")
             if solutions:
                 raise ExerciseFormatError(f"{where}: solution markers inside a test cell")
+            _check_hidden_last(source, hidden, where)
             hidden_lines = frozenset(
                 n + 1 for r in hidden for n in range(r.begin, r.end + 1)
             )
@@ -183,7 +228,8 @@ def parse_exercise(path: Path) -> Exercise:
     if not tests:
         raise ExerciseFormatError(f"{path}: an exercise needs at least one test cell")
     return Exercise(name, chapter, title, path, notebook, tuple(tests), tuple(task_ids),
-                    frozenset(seen))
+                    frozenset(seen), tuple(setup), tuple(student_names),
+                    hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def load_exercises(solutions_dir: Path) -> dict[str, Exercise]:

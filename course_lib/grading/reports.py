@@ -32,6 +32,8 @@ def feedback_markdown(result: dict) -> str:
     lines = [f"# Feedback: {result.get('exercise') or 'submission'} · {title}", ""]
     if result["status"] == "error":
         lines += [f"**This submission could not be graded:** {result['error']}", ""]
+    if result.get("sandbox", "").startswith("none"):
+        lines += [f"**Warning:** {result['sandbox'].removeprefix('none: ')}", ""]
     lines += [f"**Score: {_points(result['score'])} / {_points(result['max_score'])}**", ""]
     if result["tests"]:
         lines += ["| Test | Points | Result |", "| --- | --- | --- |"]
@@ -59,6 +61,8 @@ def feedback_markdown(result: dict) -> str:
 def gradescope_results(result: dict) -> dict:
     """Gradescope's autograder ``results.json`` format."""
     output = f"Score {_points(result['score'])} / {_points(result['max_score'])}."
+    if result.get("sandbox", "").startswith("none"):
+        output = f"Warning: {result['sandbox'].removeprefix('none: ')}\n\n{output}"
     if result["status"] == "error":
         output = f"This submission could not be graded: {result['error']}\n\n{output}"
     if result["cell_problems"]:

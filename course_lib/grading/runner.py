@@ -1,15 +1,18 @@
 """Run code in a fresh, limited Jupyter kernel with nbclient, surviving loops and crashes.
 
-``KernelSession`` owns one kernel (``python3`` kernelspec, started with ``sys.executable``):
+``KernelSession`` owns one kernel, started with the grader's own interpreter:
 
-- a *preamble* runs first in every kernel it starts: it sets ``RLIMIT_AS`` (hard and soft, so
-  the student cannot raise it) to ``memory_mb``, making a huge allocation a ``MemoryError``
-  instead of an out-of-memory kill, and keeps a pristine copy of ``builtins`` for the tests;
-- every execution has a timeout; on timeout the kernel is interrupted (KeyboardInterrupt), and
-  if it does not answer a probe within a few seconds (a loop that swallows KeyboardInterrupt)
-  it is restarted;
-- a dead kernel (``os._exit``, segfault) is noticed within about a second and restarted; the
-  caller replays the cells that ran before (``replay``), skipping the crashing one.
+- **sandboxed** (the default): inside bubblewrap, as an unprivileged user with no network and
+  its own PID namespace, with memory, CPU-time, file-size and process limits (``sandbox.py``);
+  it talks to the grader over Unix sockets in a private exchange folder (ZeroMQ ``ipc``);
+- **unsandboxed** (``--unsafe-no-sandbox``): a plain child process; a preamble sets
+  ``RLIMIT_AS`` so a huge allocation is a ``MemoryError``, and nothing else is limited;
+- every execution has a timeout; on timeout the kernel is interrupted (an interrupt message,
+  which works across the sandbox wall), and if it does not answer a probe within a few seconds
+  (a loop that swallows KeyboardInterrupt) it is restarted;
+- a dead kernel (``os._exit``, a segfault, a CPU-time limit) is noticed within about a second
+  and restarted; the caller replays the cells that ran before, skipping the crashing one;
+- a kernel that fails to start is tried again (``START_ATTEMPTS`` in all).
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
+import zmq
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from course_lib.grading import sandbox
 
 KERNEL_NAME = "python3"
 TIMEOUT_ENAME = "CourseGradingTimeout"
@@ -39,15 +46,15 @@ KERNEL_ENV_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
 }
 
+START_ATTEMPTS = 3
+MAX_MESSAGE_BYTES = 96 * 2**20  # a larger message from the kernel drops its connection
+
+# Only without a sandbox: there, limits come from sandbox_exec.py instead.
 PREAMBLE = """\
-def _course_preamble(memory_bytes):
-    import builtins, resource, sys, types
-    if memory_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    state = types.ModuleType("_course_grading_state")
-    state.builtins = dict(builtins.__dict__)
-    sys.modules["_course_grading_state"] = state
-_course_preamble({memory_bytes}); del _course_preamble
+import resource as _resource
+if {memory_bytes}:
+    _resource.setrlimit(_resource.RLIMIT_AS, ({memory_bytes}, {memory_bytes}))
+del _resource
 """
 
 _NOISE = [
@@ -82,13 +89,21 @@ class Execution:
 
 
 class KernelSession:
-    """One grading kernel; use as ``async with KernelSession(...) as session``."""
+    """One grading kernel; use as ``async with KernelSession(...) as session``.
 
-    def __init__(self, workdir: str, memory_mb: int | None, startup_timeout: int = 60):
-        self.workdir = workdir
-        self.memory_mb = memory_mb
+    ``folder`` is a private temporary folder of the grader's; each kernel started gets an
+    exchange subfolder there (its sockets, connection file and call payloads, see ``exchange``).
+    """
+
+    def __init__(self, folder: Path, limits: sandbox.Limits, sandboxed: bool = True,
+                 startup_timeout: int = 60):
+        self.folder = Path(folder)
+        self.limits = limits
+        self.sandboxed = sandboxed
         self.startup_timeout = startup_timeout
         self.restarts = 0
+        self.starts = 0
+        self.exchange: Path | None = None
         self._reply: dict | None = None
         self.client: NotebookClient | None = None
 
@@ -113,27 +128,54 @@ class KernelSession:
             record_timing=False,
             on_cell_executed=self._remember_reply,
         )
-        client.km = client.create_kernel_manager()
-        # Same interpreter as the grader, whatever `python` on PATH is.
-        spec = client.km.kernel_spec
-        spec.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        self.starts += 1
+        self.exchange = self.folder / f"kernel-{self.starts}"
+        self.exchange.mkdir(mode=0o700)
+        sandbox.prepare_exchange(self.exchange)
+        km = client.create_kernel_manager()
+        km.transport = "ipc"  # Unix sockets: the sandbox has no network, not even loopback
+        km.connection_file = str(self.exchange / "kernel.json")
+        km.ip = str(self.exchange / "socket")
+        km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        spec = km.kernel_spec
+        spec.interrupt_mode = "message"  # a signal cannot reach into the sandbox's PID namespace
+        if self.sandboxed:
+            env = sandbox.kernel_environment(KERNEL_ENV_DEFAULTS)
+            spec.argv = sandbox.kernel_command(self.exchange, env, self.limits)
+        else:  # same interpreter as the grader, whatever `python` on PATH is
+            spec.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        km.write_connection_file()
+        sandbox.share_file(Path(km.connection_file))
+        client.km = km
         return client
 
     def _remember_reply(self, cell, cell_index, execute_reply) -> None:
         self._reply = execute_reply
 
-    async def start(self) -> None:
-        """Start a fresh kernel and run the preamble."""
-        env = {**KERNEL_ENV_DEFAULTS, **os.environ}
+    async def _start_once(self) -> None:
         self.client = self._new_client()
+        env = ({"PATH": os.environ.get("PATH", "/usr/bin:/bin")} if self.sandboxed
+               else {**KERNEL_ENV_DEFAULTS, **os.environ})
         await self.client.async_start_new_kernel(
-            cwd=self.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            cwd=str(self.exchange), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         await self.client.async_start_new_kernel_client()
-        memory_bytes = self.memory_mb * 2**20 if self.memory_mb else 0
+        memory_bytes = self.limits.memory_mb * 2**20 if not self.sandboxed else 0
         result = await self.execute(PREAMBLE.format(memory_bytes=memory_bytes), timeout=30)
         if result.status != "ok":
             raise RuntimeError(f"the grading preamble failed in the kernel: {result.error_text}")
+
+    async def start(self) -> None:
+        """Start a fresh kernel (trying again if it fails to start) and run the preamble."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                await self._start_once()
+                return
+            except Exception as error:  # a kernel that died while starting, a timeout
+                await self.close()
+                if attempt == START_ATTEMPTS:
+                    raise RuntimeError(f"the kernel did not start ({START_ATTEMPTS} attempts; "
+                                       f"last: {type(error).__name__}: {error})") from error
 
     async def close(self) -> None:
         if self.client is not None and self.client.km is not None:
