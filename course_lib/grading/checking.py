@@ -135,7 +135,13 @@ def run_tests(exercise: Exercise, bridge: KernelBridge, timeout: float) -> list[
         try:
             namespace = _namespace(exercise, bridge)
         except (CallTimeout, KernelDied) as error:
-            outcomes[test.id] = ("error", f"could not read the notebook's names: {error!s}")
+            outcomes[test.id] = ("error", f"could not reach your functions: {error!s}")
+            continue
+        except Exception as error:
+            if not getattr(error, "from_student", False):
+                raise
+            outcomes[test.id] = ("error", clean_message(
+                f"could not reach your functions: {error}", MESSAGE_LIMIT))
             continue
         _seed()
         outcomes[test.id] = _run_part(test, False, namespace, bridge, timeout)

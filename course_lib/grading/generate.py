@@ -109,13 +109,12 @@ def _significant(line: str) -> str:
     return "" if stripped.startswith("#") or len(stripped) < _MIN_LEAK_LINE else stripped
 
 
-def leaked_lines(exercise: Exercise, student_sources: list[str]) -> list[str]:
-    """Solution or hidden-test lines of ``exercise`` that appear in the student sources.
+def secret_lines(exercise: Exercise) -> set[str]:
+    """The solution and hidden-test lines of ``exercise`` that students must never see.
 
     A region line counts unless it is a comment, very short ("pass", "x"), or also appears
     outside the regions of the instructor source (a line legitimately repeated in the scaffold
-    or a visible test is not a leak). Marker lines in the student sources always count.
-    """
+    or a visible test is not a secret)."""
     secret: set[str] = set()
     public: set[str] = set()
     for number, cell in enumerate(exercise.notebook.cells, start=1):
@@ -126,7 +125,13 @@ def leaked_lines(exercise: Exercise, student_sources: list[str]) -> list[str]:
         secret.update(filter(None, map(_significant, inside)))
         public.update(line.strip() for line in replace_regions(cell.source, regions,
                                                                lambda r: "").split("\n"))
-    secret -= public
+    return secret - public
+
+
+def leaked_lines(exercise: Exercise, student_sources: list[str]) -> list[str]:
+    """Secret lines of ``exercise`` (``secret_lines``) that appear in the student sources;
+    marker lines in the student sources always count."""
+    secret = secret_lines(exercise)
     found = []
     for source in student_sources:
         for line in source.split("\n"):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 import pickle
 import time
 
@@ -129,7 +130,14 @@ class KernelBridge:
         """Call the student's ``name``; its return value, rebuilt as plain data."""
         self.calls += 1
         payload = self.session.exchange / f"call-{self.calls}.pickle"
-        payload.write_bytes(pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        try:  # the kernel can write in the exchange folder: never follow a link it left there
+            handle = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except OSError:
+            raise student_error("RuntimeError", "the kernel tampered with the grader's exchange "
+                                "folder") from None
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
         try:
             result = self._run(f"import course_lib.grading.agent as _course_agent\n"
                                f"_course_agent.call({name!r}, {str(payload)!r})")

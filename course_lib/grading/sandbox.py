@@ -9,8 +9,10 @@ bubblewrap``; Fedora: ``dnf install bubblewrap``). What the kernel gets:
   folders (``COURSE_DATA_DIR``, the course cache), all read-only; a private, size-limited
   ``/tmp`` and home folder; and one exchange folder where its sockets live. Nothing else of
   the instructor's: not the solutions, not ``--out``, not the grader's home or repository;
-- **an unprivileged user**: run as root, the grader drops the kernel to ``nobody`` (65534); run
-  as a normal user, bubblewrap maps that user into a user namespace without privileges;
+- **an unprivileged user**: run as root, the grader drops each kernel to a user id of its own
+  (``sandbox_uid``, 200000-299999, no account; so the process limit of one kernel does not
+  count another's); run as a normal user, bubblewrap maps that user into a user namespace
+  without privileges;
 - **its own PID, network, IPC and UTS namespaces**: it sees only its own processes, cannot
   signal the grader, has no network at all, and every process it starts dies with it
   (``--die-with-parent``; a PID namespace ends when its first process ends);
@@ -24,6 +26,7 @@ one unless given ``--unsafe-no-sandbox``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import shutil
 import subprocess
@@ -31,7 +34,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-NOBODY = 65534
+UID_BASE, UID_RANGE = 200_000, 100_000  # run as root: each kernel gets its own unused user id
 HOME = "/home/student"
 EXEC_SCRIPT = Path(__file__).with_name("sandbox_exec.py")
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, Fedora: "
@@ -133,7 +136,7 @@ def read_only_paths() -> list[Path]:
 def kernel_environment(base: dict[str, str]) -> dict[str, str]:
     """The kernel's environment: ``base`` (the grading defaults) plus a home and a PATH."""
     env = {key: value for key, value in base.items() if key.isidentifier()}
-    env.update({"HOME": HOME, "IPYTHONDIR": f"{HOME}/.ipython", "MPLCONFIGDIR": f"{HOME}/.mpl",
+    env.update({"HOME": HOME, "USER": "student", "LOGNAME": "student", "IPYTHONDIR": f"{HOME}/.ipython", "MPLCONFIGDIR": f"{HOME}/.mpl",
                 "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
                 "PYTHONDONTWRITEBYTECODE": "1"})
     for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):
@@ -170,8 +173,9 @@ def kernel_command(exchange: Path, env: dict[str, str], limits: Limits) -> list[
              "--perms", "0755", "--dir", "/home",
              "--perms", "01777", "--size", size, "--tmpfs", HOME, "--chdir", HOME]
     args += _mount_points(read_only_paths(), [exchange.resolve()])
-    drop = [f"--uid={NOBODY}"] if os.geteuid() == 0 else []
-    processes = limits.processes + processes_of(NOBODY if drop else os.getuid())
+    uid = sandbox_uid(exchange) if os.geteuid() == 0 else os.getuid()
+    drop = [f"--uid={uid}"] if os.geteuid() == 0 else []
+    processes = limits.processes + processes_of(uid)
     args += ["--", sys.executable, "-I", "-S", str(EXEC_SCRIPT), *drop,
              f"--memory-mb={limits.memory_mb}", f"--cpu-seconds={limits.cpu_seconds}",
              f"--file-size-mb={limits.file_size_mb}", f"--processes={processes}",
@@ -179,13 +183,20 @@ def kernel_command(exchange: Path, env: dict[str, str], limits: Limits) -> list[
     return args
 
 
+def sandbox_uid(exchange: Path) -> int:
+    """The user id a kernel runs as under a root grader: one per exchange folder."""
+    digest = hashlib.sha256(str(exchange.resolve()).encode()).digest()
+    return UID_BASE + int.from_bytes(digest[:4], "big") % UID_RANGE
+
+
 def prepare_exchange(folder: Path) -> None:
-    """Let the sandboxed kernel create its sockets in ``folder`` (it runs as nobody under root)."""
+    """Let the sandboxed kernel create its sockets in ``folder`` (under a root grader it runs
+    as its own unprivileged user)."""
     if os.geteuid() == 0:
-        os.chown(folder, NOBODY, NOBODY)
+        os.chown(folder, sandbox_uid(folder), sandbox_uid(folder))
 
 
 def share_file(path: Path) -> None:
     """Let the sandboxed kernel read a file the grader wrote (jupyter writes them 0600)."""
     if os.geteuid() == 0:
-        os.chown(path, NOBODY, NOBODY)
+        os.chown(path, sandbox_uid(path.parent), sandbox_uid(path.parent))
