@@ -1,4 +1,5 @@
-"""The ``course`` command: ``doctor``, ``data list|fetch``, ``exercises build|check``, ``grade``.
+"""The ``course`` command: ``doctor``, ``data list|fetch``, ``exercises build|check``,
+``release students``, ``grade``.
 
 Each subcommand is a thin wrapper over a library function, so everything it does can also be
 called from Python (and is tested that way).
@@ -93,6 +94,19 @@ def _exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release(args: argparse.Namespace) -> int:
+    from course_lib.grading import release
+
+    try:
+        written = release.release_students(Path(args.root), Path(args.out))
+    except release.ReleaseError as error:
+        print(f"course release: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote the student edition to {args.out} ({len(written)} files); checked: no "
+          "solution or hidden-test line in any of them")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from course_lib.grading import grader
 
@@ -118,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     exercises.add_argument("--solutions", default="solutions", help="folder of instructor sources")
     exercises.add_argument("--exercises", default="exercises", help="folder of student notebooks")
     exercises.set_defaults(run=_exercises)
+
+    release = commands.add_parser("release", help="write the student edition (no solutions)")
+    release.add_argument("audience", choices=["students"])
+    release.add_argument("out", help="a new or empty folder outside the repository")
+    release.add_argument("--root", default=".", help="the course repository (default: .)")
+    release.set_defaults(run=_release)
 
     grade = commands.add_parser("grade", help="grade submissions (see exercises/README.md)")
     from course_lib.grading import grader

@@ -16,6 +16,7 @@ two at a time, through ``course grade`` as an instructor runs it. Then, for ever
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -131,7 +132,9 @@ def test_no_hidden_text_in_any_output(graded_class):
     for path in graded_class["out"].rglob("*"):
         if path.is_file():
             text = path.read_text(encoding="utf-8")
-            assert [s for s in secrets if s in text] == [], path
+            found = [s for s in secrets
+                     if re.search(r"(?<!\w)" + re.escape(s) + r"(?!\w)", text)]
+            assert found == [], path
 
 
 def test_hidden_failures_name_only_a_builtin_exception(graded_class):

@@ -109,23 +109,28 @@ def _significant(line: str) -> str:
     return "" if stripped.startswith("#") or len(stripped) < _MIN_LEAK_LINE else stripped
 
 
+def split_lines(exercise: Exercise) -> tuple[set[str], set[str]]:
+    """(significant lines inside solution and hidden regions, stripped lines outside them)."""
+    inside: set[str] = set()
+    outside: set[str] = set()
+    for number, cell in enumerate(exercise.notebook.cells, start=1):
+        where = f"{exercise.path.name} cell {number}"
+        regions = (find_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, where)
+                   + find_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, where))
+        inside.update(filter(None, map(_significant, region_lines(cell.source, regions))))
+        outside.update(line.strip() for line in replace_regions(cell.source, regions,
+                                                                lambda r: "").split("\n"))
+    return inside, outside
+
+
 def secret_lines(exercise: Exercise) -> set[str]:
     """The solution and hidden-test lines of ``exercise`` that students must never see.
 
     A region line counts unless it is a comment, very short ("pass", "x"), or also appears
     outside the regions of the instructor source (a line legitimately repeated in the scaffold
     or a visible test is not a secret)."""
-    secret: set[str] = set()
-    public: set[str] = set()
-    for number, cell in enumerate(exercise.notebook.cells, start=1):
-        where = f"{exercise.path.name} cell {number}"
-        regions = (find_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, where)
-                   + find_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, where))
-        inside = region_lines(cell.source, regions)
-        secret.update(filter(None, map(_significant, inside)))
-        public.update(line.strip() for line in replace_regions(cell.source, regions,
-                                                               lambda r: "").split("\n"))
-    return secret - public
+    inside, outside = split_lines(exercise)
+    return inside - outside
 
 
 def leaked_lines(exercise: Exercise, student_sources: list[str]) -> list[str]:

@@ -162,7 +162,11 @@ def main(args: argparse.Namespace) -> int:
         except sandbox.SandboxUnavailable as error:
             print(f"course grade: {error}", file=sys.stderr)
             return 2
-    submissions = find_submissions(args.submissions)
+    try:
+        submissions = find_submissions(args.submissions)
+    except OSError as error:
+        print(f"course grade: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
     if args.name:  # a worker process: exactly the one file it was given
         submissions = [(args.name, args.submissions[0])]
     if not submissions:
