@@ -1,4 +1,4 @@
-"""The grader end to end: real kernels, the chapter-00 exercise and robustness submissions.
+"""The grader end to end (student code in the bubblewrap sandbox): real kernels, the chapter-00 exercise and robustness submissions.
 
 Robustness submissions are built here from the tiny fixture exercise (pure Python, so timeouts
 of 2 s are safe) by editing its solution notebook: each one groups a few cases and checks that
@@ -15,6 +15,9 @@ import pytest
 from course_lib.cli import build_parser
 from course_lib.grading.autograde import Settings, grade_file
 from course_lib.grading.notebook_format import course_metadata, load_exercises
+from course_lib.grading.runner import KernelSession
+
+pytestmark = pytest.mark.slow  # real kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -67,7 +70,7 @@ def without_timings(result):
 @pytest.fixture(scope="module")
 def solution_results():
     path = SOLUTIONS / f"{CHAPTER_00}.ipynb"
-    return [grade(path, SOLUTIONS, Settings()) for _ in range(2)]
+    return [grade(path, SOLUTIONS, Settings()) for _ in range(3)]
 
 
 def test_solution_scores_full_marks(solution_results):
@@ -79,10 +82,11 @@ def test_solution_scores_full_marks(solution_results):
     assert result["cell_problems"] == []
 
 
-def test_grading_twice_gives_identical_results(solution_results):
-    first, second = solution_results
-    assert json.dumps(without_timings(first), sort_keys=True) == json.dumps(
-        without_timings(second), sort_keys=True)
+def test_grading_three_times_gives_identical_results(solution_results):
+    first, *others = solution_results
+    for other in others:
+        assert json.dumps(without_timings(first), sort_keys=True) == json.dumps(
+            without_timings(other), sort_keys=True)
 
 
 def test_untouched_student_notebook_scores_zero_without_infrastructure_errors():
@@ -200,6 +204,21 @@ def test_a_failing_hidden_test_leaks_no_code_or_values(tmp_path):
                                                                              "feedback.md"))]:
         assert "hidden test failed: AssertionError" in text
         assert "SECRET_VALUES" not in text and "0.5" not in text and "range(10)" not in text
+
+
+def test_a_kernel_that_fails_to_start_is_tried_again(tmp_path, monkeypatch):
+    real_start, attempts = KernelSession._start_once, []
+
+    async def flaky_start(session):
+        attempts.append(session.starts)
+        if len(attempts) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        await real_start(session)
+
+    monkeypatch.setattr(KernelSession, "_start_once", flaky_start)
+    result = grade(save(tiny_solution(), tmp_path / "flaky.ipynb"))
+    assert result["score"] == 4 and result["status"] == "graded"
+    assert len(attempts) == 2
 
 
 # --- unreadable submissions, other exercises, a whole class ------------------------------------

@@ -157,6 +157,7 @@ def kernel_view(tmp_path_factory):
         del os.environ["COURSE_GRADER_CANARY"]
 
 
+@pytest.mark.slow
 def test_the_kernel_runs_unprivileged_alone_and_offline(kernel_view):
     assert kernel_view["uid"] != "0"
     assert kernel_view["pid"] in ("2", "3")  # its own PID namespace
@@ -166,6 +167,7 @@ def test_the_kernel_runs_unprivileged_alone_and_offline(kernel_view):
     assert "Connection refused" in to_host and "Network is unreachable" in to_world
 
 
+@pytest.mark.slow
 def test_the_kernel_sees_no_instructor_files(kernel_view):
     assert kernel_view["solutions"] == "False"
     assert set(eval(kernel_view["repository"])) <= {"course_lib", ".venv"}
@@ -175,6 +177,7 @@ def test_the_kernel_sees_no_instructor_files(kernel_view):
     assert not any("solutions" in value for value in environment.values())
 
 
+@pytest.mark.slow
 def test_the_kernel_has_limits(kernel_view):
     address, cpu, size, processes, core = eval(kernel_view["limits"])
     assert address == 3000 * 2**20 and cpu == 600 and size == 64 * 2**20 and core == 0
@@ -185,6 +188,7 @@ def test_the_kernel_has_limits(kernel_view):
 
 # --- without bubblewrap, and as a normal user ---------------------------------------------------
 
+@pytest.mark.slow
 def test_without_bubblewrap_the_grader_refuses_unless_told(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
     sandbox.probe.cache_clear()
@@ -211,6 +215,7 @@ def _hidden_ancestors(path: Path) -> list[Path]:
     return [p for p in path.parents if p != Path("/") and not os.stat(p).st_mode & 0o001]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="the whole suite already runs as a normal user")
 def test_a_normal_user_can_grade_in_a_sandbox():
     """Run `course grade` as uid 4321 (bubblewrap then needs a user namespace), in a view of
