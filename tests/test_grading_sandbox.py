@@ -110,6 +110,31 @@ def test_submission_names_cannot_leave_the_output_folder(tmp_path):
     assert safe_name(("..",)) == "_.."
 
 
+def test_a_killed_worker_leaves_an_error_result_and_no_temporary_files(tmp_path, monkeypatch):
+    from course_lib.grading import grader
+
+    left, real_run = [], subprocess.run
+
+    def killed_worker(command, **kwargs):
+        if "--tmp-dir" not in command:  # bubblewrap's probe
+            return real_run(command, **kwargs)
+        folder = Path(command[command.index("--tmp-dir") + 1])
+        (folder / "kernel-1").mkdir()
+        (folder / "kernel-1" / "kernel.json").write_text("{}")
+        left.append(folder)
+        raise subprocess.TimeoutExpired(command, 1)
+
+    monkeypatch.setattr(grader.subprocess, "run", killed_worker)
+    submission = tmp_path / "s.ipynb"
+    shutil.copy(TINY_SOLUTIONS / "90_tiny.ipynb", submission)
+    args = build_parser().parse_args(["grade", str(tmp_path), "--solutions", str(TINY_SOLUTIONS),
+                                      "--out", str(tmp_path / "out")])
+    result = grader._grade_in_worker(args, "s", submission)
+    assert result["status"] == "error" and "did not finish within" in result["error"]
+    assert (tmp_path / "out" / "s" / "feedback.md").exists()
+    assert left and not left[0].exists()
+
+
 # --- the kernel's view of the machine ----------------------------------------------------------
 
 PROBES = {

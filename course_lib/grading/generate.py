@@ -64,11 +64,8 @@ def student_notebook(exercise: Exercise) -> nbformat.NotebookNode:
             )
         elif meta.get("kind") == "test":
             regions = find_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, where)
-            cell.source = replace_regions(
-                cell.source, regions,
-                lambda r: f"{r.indent}pass  {HIDDEN_PLACEHOLDER}" if r.indent
-                else HIDDEN_PLACEHOLDER,
-            )
+            # Hidden regions are unindented and last (parse_exercise checks it).
+            cell.source = replace_regions(cell.source, regions, lambda r: HIDDEN_PLACEHOLDER)
             # The grader runs the instructor's copy anyway; this only prevents accidents.
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False
