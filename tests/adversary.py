@@ -324,8 +324,10 @@ def chapter_cases(chapter: str) -> list[Case]:
         Case("control-untouched", "student", (), 0.0),
         Case("control-solution", "solution", (), full),
         Case("control-partial", "solution", (), partial, replace=((task, broken),)),
+        # Names that shadow builtins the tests use (not the student's own functions): the
+        # tests run in the grader, so an honest notebook loses nothing.
         Case("control-builtin-names", "solution", (
-            "list = [1, 2, 3]\ndict = {'a': 1}\nabs = 'not a function'\nsum = 0\nstr = None",), full),
+            "list = [1, 2, 3]\ndict = {'a': 1}\nabs = 'not a function'\nall = any = None",), full),
     ]
     for name, base, cells in attacks(function):
         if name in RESOURCE_ATTACKS and chapter != RESOURCE_CHAPTER:
