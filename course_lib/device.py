@@ -36,11 +36,15 @@ def get_device(name: str | None = None) -> torch.device:
     """The device to compute on: ``name``, else ``$COURSE_DEVICE``, else cuda > mps > cpu.
 
     Asking for a device type that this machine does not have raises a ``RuntimeError``
-    that lists the ones it does have.
+    that lists the ones it does have. Under ``torchrun`` a CUDA device is the process's own
+    GPU, ``cuda:$LOCAL_RANK``.
     """
     requested = name or os.environ.get("COURSE_DEVICE") or None
     if requested is None:
-        return torch.device(available_devices()[0])
+        best = available_devices()[0]
+        if best == "cuda" and "LOCAL_RANK" in os.environ:
+            return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        return torch.device(best)
     kind = requested.split(":")[0].strip().lower()
     if kind not in _KNOWN_DEVICES:
         raise ValueError(

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from course_lib import distributed
 from course_lib.checkpoints import (
     batch_stream,
     restore_checkpoint,
@@ -204,8 +205,13 @@ def train(
     every parameter group is set by ``lr_at`` at each step, also for a given ``optimizer``.
     ``after_step(model)``, when given, runs after every optimizer step (e.g. a max-norm
     constraint on some weights).
+    Under ``torchrun`` the same call trains data-parallel (``course_lib.distributed``): each
+    process takes its slice of every batch, gradients are averaged, only rank 0 shows progress,
+    evaluates and checkpoints (``History.evals`` is empty elsewhere); the losses recorded are
+    those of the whole batch.
     """
     device = _device_of(model)
+    ctx = distributed.context(device)  # one process, or one of torchrun's
     optimizer = optimizer if optimizer is not None else default_optimizer(model, config)
     stream = batch_stream(batches)
     history, start = History(), 0
@@ -218,16 +224,17 @@ def train(
     if config.max_minutes is not None and seconds_before >= 60 * config.max_minutes:
         return history  # a resumed run that had already used up its time
     model.train()
+    wrapped = distributed.wrap(model, ctx)  # averages gradients over processes
     bar = tqdm(range(start + 1, config.max_steps + 1), initial=start, total=config.max_steps,
-               desc="train", disable=_progress_disabled(config))
+               desc="train", disable=_progress_disabled(config) or not ctx.is_main)
     for step in bar:
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = _to_device(next(stream), device)
+        batch = _to_device(distributed.shard(next(stream), ctx), device)
         with autocast(device, enabled=config.amp, cpu=config.cpu_amp):
-            loss = loss_fn(model, batch)
-        value = _checked_loss(loss, step)
+            loss = loss_fn(wrapped, batch)
+        value = distributed.mean(_checked_loss(loss, step), ctx)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
@@ -240,10 +247,13 @@ def train(
         history.lr.append(lr)
         out_of_time = (config.max_minutes is not None
                        and seconds_before + time.perf_counter() - started >= 60 * config.max_minutes)
+        if config.max_minutes is not None:
+            out_of_time = distributed.agree(out_of_time, ctx)
         last = step == config.max_steps or out_of_time
-        if eval_fn is not None and _is_due(step, config.eval_every, last):
+        if eval_fn is not None and ctx.is_main and _is_due(step, config.eval_every, last):
             history.evals[step] = _run_eval(eval_fn, model)
-        if config.checkpoint_path is not None and _is_due(step, config.checkpoint_every, last):
+        if (config.checkpoint_path is not None and ctx.is_main
+                and _is_due(step, config.checkpoint_every, last)):
             history.seconds = seconds_before + time.perf_counter() - started
             write_checkpoint(config.checkpoint_path, model, optimizer, step, history, config, stream)
         if step % config.log_every == 0:
@@ -301,6 +311,8 @@ def steps_within(
         if i > 0:  # the first update warms up; time the others
             step_seconds.append(time.perf_counter() - start)
     seconds = statistics.fmean(step_seconds)
+    # Under torchrun every process times its own probe: all follow rank 0's plan.
+    seconds = distributed.agree(seconds, distributed.context(device))
     return max(1, int(minutes * 60 / seconds)), seconds
 
 
