@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from course_lib import decoding
 from course_lib import smoothing as sm
 from course_lib.text import Vocab
 
@@ -449,28 +450,39 @@ class NgramLM:
         seed: int = 0,
         temperature: float = 1.0,
     ) -> list[str]:
-        """Sample up to ``max_tokens`` tokens after ``context`` (a padded model starts a
-        sentence and stops at EOS). Returns the new tokens; the same seed gives the same
-        tokens. ``temperature`` < 1 sharpens the distribution, > 1 flattens it."""
+        """Sample up to ``max_tokens`` tokens after ``context`` with the course's sampler,
+        ``decoding.generate``: a padded model starts a sentence, never draws BOS and stops at
+        EOS. Returns the new tokens (without EOS); the same seed gives the same tokens.
+        ``temperature`` < 1 sharpens the distribution, > 1 flattens it."""
         self._check_fitted()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        rng = np.random.default_rng(seed)
         history = ([self.bos] if self.pad else []) + list(context)
-        new: list[str] = []
-        for _ in range(max_tokens):
-            scores = self.next_token_scores(history)
-            if self.pad:
-                scores[self.vocab_.stoi[self.bos]] = 0.0
+        skip = 0 if history else 1  # nothing to condition on: one placeholder id, ignored
+        prompt = torch.tensor([0] * skip + self._encode(history).tolist(), dtype=torch.long)
+        bos = self.vocab_.stoi[self.bos] if self.pad else None
+        fill = bos if self.pad else -1  # a sentence's context starts with BOS padding
+        never = bos if self.pad and self.bos != self.eos else None  # makemore's "." ends names
+        width = self.order - 1
+
+        def next_token_logprobs(tokens: torch.Tensor) -> torch.Tensor:
+            """(1, T) ids so far -> (1, 1, V) log-probabilities of the next token."""
+            ids = tokens[0, skip:].numpy()
+            row = np.full(width, fill, np.int64)
+            if width and len(ids):
+                tail = ids[-width:]
+                row[width - len(tail):] = tail
+            scores = self._dense(row[None])[0]  # (V,)
+            if never is not None:
+                scores[never] = 0.0
             with np.errstate(divide="ignore"):
-                logits = np.log(scores) / temperature
-            probs = np.exp(logits - logits.max())
-            token = self.vocab_.itos[rng.choice(len(probs), p=probs / probs.sum())]
-            if self.pad and token == self.eos:
-                break
-            new.append(token)
-            history.append(token)
-        return new
+                return torch.from_numpy(np.log(scores)).float()[None, None]
+
+        eos = self.vocab_.stoi[self.eos] if self.pad else None
+        tokens = decoding.generate(next_token_logprobs, prompt, max_tokens, seed=seed,
+                                   temperature=temperature, eos_id=eos)
+        new = tokens[len(prompt):].tolist()
+        if eos in new:
+            new = new[:new.index(eos)]
+        return [self.vocab_.itos[i] for i in new]
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
         """Log-probabilities (B, T, V) of the next token after each prefix of ``tokens`` (B, T).

@@ -417,3 +417,48 @@ def test_literal_padding_symbols_in_the_data_are_a_clear_error(symbol, sequence,
     with pytest.raises(ValueError, match="token '.' at sequence 0, position 2"):
         NgramLM(2, bos=".", eos=".", unk=None).fit(["ab.c"])
     assert NgramLM(2).fit(["a<s>b"]).count(("<", "s")) == 1  # "<s>" is 3 characters here
+
+
+# ---------------------------------------------------------------- one sampler for all
+def test_generate_draws_what_the_course_sampler_draws_from_the_model():
+    decoding = pytest.importorskip("course_lib.decoding")
+    stream = NgramLM(4, pad=False, unk=None).fit(["the cat sat on the mat. " * 20])
+    prompt = torch.tensor(stream.vocab_.encode(list("the ")))
+    for seed, temperature in [(0, 1.0), (5, 0.7), (9, 1.5)]:
+        ours = stream.generate(60, context="the ", seed=seed, temperature=temperature)
+        theirs = decoding.generate(stream, prompt, 60, seed=seed, temperature=temperature)
+        assert ours == stream.vocab_.decode(theirs[len(prompt):].tolist())
+
+    # A padded model: the same draws as decoding.generate on a model that cannot say BOS.
+    model = NgramLM(3, "kneser_ney").fit(markov_corpus(10))
+    bos, eos = model.vocab_.stoi["<s>"], model.vocab_.stoi["</s>"]
+
+    def without_bos(tokens):
+        return model(tokens).index_fill(-1, torch.tensor([bos]), float("-inf"))
+
+    without_bos.block_size = model.block_size
+    for seed in range(5):
+        ours = model.generate(30, seed=seed)
+        theirs = decoding.generate(without_bos, torch.tensor([bos]), 30, seed=seed, eos_id=eos)
+        theirs = model.vocab_.decode(theirs[1:].tolist())
+        if "</s>" in theirs:
+            theirs = theirs[:theirs.index("</s>")]
+        assert ours == theirs
+        assert "<s>" not in ours and "</s>" not in ours
+
+
+def test_generate_from_nothing_and_from_a_unigram_model():
+    stream = NgramLM(3, pad=False, unk=None).fit(["abcabcabc"])
+    assert "".join(stream.generate(9, seed=0, temperature=0.01)) in ("abcabcabc", "bcabcabca",
+                                                                    "cabcabcab")
+    unigram = NgramLM(1, "mle", unk=None).fit([["a", "a", "a", "b"]])
+    draws = unigram.generate(2000, seed=0)  # stops at </s>, which has probability 1/5
+    assert set(draws) <= {"a", "b"} and len(draws) < 2000
+
+
+def test_generate_ends_names_when_bos_and_eos_are_one_symbol():
+    names = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia"]
+    model = NgramLM(2, "add_k", k=1.0, bos=".", eos=".", unk=None).fit(names)
+    samples = ["".join(model.generate(20, seed=seed)) for seed in range(20)]
+    assert all("." not in s for s in samples)
+    assert sum(len(s) < 20 for s in samples) >= 15  # P("." | "a") = (7 + 1) / (10 + 12): most end
