@@ -312,7 +312,7 @@ class NgramLM:
                 new = np.where(own > 0, own, self.backoff * lower)
             else:
                 seen = _take(level.seen, row, False)
-                new = np.where(seen, own + level.gamma[np.maximum(row, 0)] * lower, lower)
+                new = np.where(seen, own + _take(level.gamma, row, 0.0) * lower, lower)
             prob = np.where(usable, new, prob)
         return prob
 
