@@ -4,8 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build on the course machines; override for a CUDA machine, e.g.
+# The CPU build on the course machines (from their local wheel folder); elsewhere on Linux,
+# PyPI's torch==2.13.0 is a CUDA build (see README). Override it, e.g.
 #   make lab TORCH_SPEC="torch>=2.3,<3"
+# The stamp file records the spec: a different TORCH_SPEC reinstalls (`make clean-venv`
+# starts from nothing).
 TORCH_SPEC ?= torch==2.13.0
 # Notebook kernels: quick mode, one BLAS thread each, no progress bars, no network for datasets.
 TEST_ENV := COURSE_QUICK=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 \
@@ -16,16 +19,22 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test lint unit notebooks doctor exercises clean-venv
 
+# Rebuild the stamp (reinstall) when it records another TORCH_SPEC, or none (an old stamp).
+ifneq ($(strip $(file < $(BIN)/.installed)),$(strip $(TORCH_SPEC)))
+.PHONY: $(BIN)/.installed
+endif
+
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	@touch $@
+	@printf '%s\n' '$(TORCH_SPEC)' > $@
 
+# Kernels inherit the environment: `COURSE_QUICK=1 make lab` opens every chapter in quick mode.
 lab: $(BIN)/.installed
-	$(BIN)/course doctor
+	@$(BIN)/course doctor || echo "course doctor found problems (above); opening JupyterLab anyway"
 	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 test: $(BIN)/.installed lint

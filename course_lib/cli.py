@@ -8,11 +8,46 @@ called from Python (and is tested that way).
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib.metadata
 import os
 import platform
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+PROBE_TIMEOUT_S = 5.0
+
+
+def download_problem(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why ``url`` cannot be downloaded now (no network, refused, timed out), or None if its
+    server answers. Sends one HEAD request; any HTTP answer counts as reachable."""
+    request = urllib.request.Request(url, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None  # the server answered
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+        return f"{getattr(error, 'reason', error)}"
+
+
+def thread_advice(cores: int, load: float | None, torch_threads: int) -> str | None:
+    """A suggestion to use one torch thread when several would fight for few or busy cores.
+
+    ``load`` is the 1-minute load average (None where the system has none). On a shared
+    2-core machine, two torch threads made a small training loop many times slower than one.
+    """
+    if torch_threads <= 1:
+        return None
+    busy = load is not None and load >= max(cores - 1, 1)
+    if cores > 2 and not busy:
+        return None
+    why = f"{cores} cores" + (f", load {load:.1f}" if busy else "")
+    return (f"NOTE: torch uses {torch_threads} threads on {why}: if other work shares the machine, "
+            "small models train faster with one thread: start Jupyter with OMP_NUM_THREADS=1, "
+            "or call torch.set_num_threads(1) at the top of the notebook")
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -35,15 +70,35 @@ def _doctor(args: argparse.Namespace) -> int:
     except (RuntimeError, ValueError) as error:
         healthy = False
         print(f"device      PROBLEM: {error}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"threads     torch {torch.get_num_threads()}, OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, {cores} cores"
+          + (f", load {load:.1f}" if load is not None else ""))
+    advice = thread_advice(cores or 1, load, torch.get_num_threads())
+    if advice:
+        print(f"            {advice}")
     print(f"cpu bf16    {'native' if device.cpu_has_native_bf16() else 'not native'} "
           "(TrainConfig(cpu_amp=True) uses it only where native)")
     print(f"quick mode  {device.quick_mode()} (COURSE_QUICK)")
     print(f"data mirror {os.environ.get('COURSE_DATA_DIR') or 'unset (COURSE_DATA_DIR)'}")
     print(f"cache       {corpora.cache_dir()}")
-    for name, state in corpora.availability().items():
+    states = corpora.availability()
+    for name, state in states.items():
         print(f"  corpus {name:<16} {state}")
+    missing = [name for name, state in states.items() if state.startswith("not downloaded")]
+    if missing:
+        url = corpora.CORPORA[missing[0]].files[0].url
+        problem = download_problem(url)
+        if problem is None:
+            print(f"network     ok: the {len(missing)} missing corpora download on first use")
+        else:
+            healthy = False
+            print(f"network     PROBLEM: cannot download {url} ({problem}), and "
+                  f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} neither in "
+                  "COURSE_DATA_DIR nor cached: set COURSE_DATA_DIR to a folder holding the files "
+                  "(see README, Data), or run `course data fetch all` on a machine with network "
+                  f"and copy its cache folder to {corpora.cache_dir()}")
     print("healthy" if healthy else "NOT healthy: see PROBLEM lines above")
     return 0 if healthy else 1
 
@@ -54,6 +109,7 @@ def _data_list(args: argparse.Namespace) -> int:
     for name, corpus in corpora.CORPORA.items():
         print(f"{name:<16} {corpus.description}")
         print(f"{'':<16} licence: {corpus.licence}")
+        print(f"{'':<16} cite:    {corpus.citation}")
     return 0
 
 

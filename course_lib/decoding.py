@@ -193,12 +193,13 @@ def _generate(model, tokens, max_new_tokens, eos_id, choose) -> torch.Tensor:
 
 
 # --- Sequence-to-sequence decoding ----------------------------------------------------------
-# Reserved for the encoder-decoder chapters: batched greedy decoding and beam search for
-# seq2seq models (encode the source once, decode the target step by step) go here, next to
-# ``generate``, and reuse ``sample_next``.
+# Batched greedy decoding (``greedy_decode``) and beam search (``beam_search``) for the
+# encoder-decoder models of chapters 07-09: encode the source once, then decode the target
+# step by step.
 #
-# The protocol, shared by every encoder-decoder of the course (``models.seq2seq`` now, the
-# Transformer later): ``model.encode(src (B, S), src_lengths (B,)) -> state``;
+# The protocol, shared by every encoder-decoder of the course (``models.seq2seq.Seq2Seq``,
+# ``AttentionSeq2Seq`` and ``models.transformer.TransformerSeq2Seq``):
+# ``model.encode(src (B, S), src_lengths (B,)) -> state``;
 # ``model.decode_step(prev_tokens (B,), state) -> (logits (B, V), new_state)``; and
 # ``state.select(index (B',)) -> state`` with the batch rows ``index`` (to repeat each sentence
 # once per beam and to reorder beams). Nothing else about the state is used.

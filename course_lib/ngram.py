@@ -21,12 +21,15 @@ vocabulary includes the special tokens, and every probability distribution is ov
 from __future__ import annotations
 
 import itertools
+import math
+import numbers
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 
+from course_lib import decoding
 from course_lib import smoothing as sm
 from course_lib.text import Vocab
 
@@ -50,7 +53,8 @@ class NgramLM:
         order: n, the number of tokens per n-gram (1 = unigram); context is n - 1 tokens.
         smoothing: one of ``SMOOTHING_METHODS``.
         k: the pseudo-count of add-k smoothing.
-        discount: Kneser-Ney's fixed discount D (also the fallback of modified KN).
+        discount: Kneser-Ney's fixed discount D (modified KN estimates its own, see
+            ``course_lib.smoothing.modified_kn_discounts``).
         backoff: stupid backoff's factor (0.4 in Brants et al. 2007).
         min_count: tokens seen fewer times in training become ``unk``.
         pad: add BOS/EOS padding to each sequence (sentences) or not (one stream).
@@ -79,12 +83,13 @@ class NgramLM:
         heldout_fraction: float = 0.1,
         nltk_compatible: bool = False,
     ):
-        if not isinstance(order, int) or order < 1:
+        if not _is_integer(order) or order < 1:
             raise ValueError(f"order must be an int >= 1 (1 = unigram, 2 = bigram), got {order!r}")
         if smoothing not in SMOOTHING_METHODS:
             raise ValueError(f"smoothing must be one of {SMOOTHING_METHODS}, got {smoothing!r}")
-        if k <= 0:
-            raise ValueError(f"k must be > 0 for add-k smoothing (k=1 is Laplace), got {k}")
+        if not (isinstance(k, numbers.Real) and math.isfinite(k) and k > 0):
+            raise ValueError(f"k must be a finite number > 0 for add-k smoothing (k=1 is Laplace), "
+                             f"got {k!r}")
         if not 0 < discount <= 1:
             raise ValueError(f"discount must be in (0, 1], got {discount}")
         if not 0 < backoff <= 1:
@@ -95,7 +100,7 @@ class NgramLM:
             raise ValueError("min_count > 1 maps rare tokens to unk: give an unk token")
         if not 0 < heldout_fraction < 1:
             raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
-        self.order, self.smoothing, self.k, self.discount = order, smoothing, k, discount
+        self.order, self.smoothing, self.k, self.discount = int(order), smoothing, k, discount
         self.backoff, self.min_count, self.pad = backoff, min_count, pad
         self.bos, self.eos, self.unk = bos, eos, unk
         self.heldout_fraction, self.nltk_compatible = heldout_fraction, nltk_compatible
@@ -114,6 +119,14 @@ class NgramLM:
         sequences = _as_sequences(sequences, "fit")
         if sum(len(s) for s in sequences) == 0:
             raise ValueError("fit got an empty corpus: pass at least one non-empty sequence")
+        longest = max(len(s) for s in sequences)
+        if not self.pad and longest < self.order:
+            raise ValueError(
+                f"pad=False counts only the n-grams inside each sequence, and no sequence has "
+                f"{self.order} tokens (the longest has {longest}), so there is no {self.order}-gram "
+                f"to count: pass longer sequences (a whole text as one string), order <= {longest}, "
+                "or pad=True to pad each sequence with BOS/EOS"
+            )
         self._build_vocab(sequences)
         if self.smoothing == "interpolation":
             train, tune = (sequences, heldout) if heldout is not None else self._split(sequences)
@@ -138,6 +151,8 @@ class NgramLM:
         if texts:  # characters: count code points with numpy
             points, num = np.unique(_code_points("".join(texts)), return_counts=True)
             counts.update(dict(zip(map(chr, points.tolist()), num.tolist(), strict=True)))
+        if self.pad and (self.bos in counts or self.eos in counts):
+            _refuse_padding_symbols(sequences, self.bos, self.eos, "fit")
         specials = [self.unk] if self.unk is not None else []
         specials = list(dict.fromkeys(specials + ([self.bos, self.eos] if self.pad else [])))
         kept = sorted(t for t, c in counts.items() if c >= self.min_count and t not in specials)
@@ -250,6 +265,8 @@ class NgramLM:
     def _find(self, k: int, rows: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """Row of each k-gram (context row in the order k-1 table, token) or -1 if unseen."""
         keys = self.counts_[k].keys
+        if len(keys) == 0:  # no k-gram counted (e.g. a held-out split shorter than k)
+            return np.full(np.broadcast(rows, tokens).shape, -1, np.int64)
         wanted = rows * len(self.vocab_) + tokens
         where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         found = (rows >= 0) & (tokens >= 0) & (keys[where] == wanted)
@@ -279,7 +296,7 @@ class NgramLM:
             gram = self._find(k, row, targets)
             ok = usable & (row >= 0)
             ok[ok] = mle[k - 1].seen[row[ok]]
-            probs.append(np.where(gram >= 0, mle[k - 1].alpha[gram], 0.0) * ok)
+            probs.append(_take(mle[k - 1].alpha, gram, 0.0) * ok)
             seen.append(ok)
         return np.stack(probs, axis=1), np.stack(seen, axis=1)
 
@@ -290,12 +307,12 @@ class NgramLM:
         for k, (usable, row) in enumerate(self._context_rows(contexts), start=1):
             level, gram = self.levels_[k - 1], self._find(k, row, targets)
             lower = prob if self.smoothing in _RECURSIVE else self._base[targets]
-            own = np.where(gram >= 0, level.alpha[np.maximum(gram, 0)], 0.0)
+            own = _take(level.alpha, gram, 0.0)
             if self.smoothing == "stupid_backoff":
                 new = np.where(own > 0, own, self.backoff * lower)
             else:
-                seen = (row >= 0) & level.seen[np.maximum(row, 0)]
-                new = np.where(seen, own + level.gamma[np.maximum(row, 0)] * lower, lower)
+                seen = _take(level.seen, row, False)
+                new = np.where(seen, own + _take(level.gamma, row, 0.0) * lower, lower)
             prob = np.where(usable, new, prob)
         return prob
 
@@ -397,6 +414,8 @@ class NgramLM:
         """(M,) log P of every predicted token of ``sequences`` (EOS included when padded)."""
         self._require_probability("token_logprobs")
         sequences = _as_sequences(sequences, "token_logprobs")
+        if self.pad:
+            _refuse_padding_symbols(sequences, self.bos, self.eos, "token_logprobs")
         if self.smoothing == "mle":
             for token in {t for s in sequences for t in s}:
                 self._check_query(token)
@@ -411,7 +430,13 @@ class NgramLM:
         """Average negative log-probability per predicted token, in ``"nats"`` or ``"bits"``."""
         if unit not in ("nats", "bits"):
             raise ValueError(f"unit must be 'nats' or 'bits', got {unit!r}")
-        value = float(-self.token_logprobs(sequences).mean())
+        logprobs = self.token_logprobs(sequences)
+        if logprobs.size == 0:
+            raise ValueError(
+                "nothing to score: the sequences hold no token to predict (an empty list, or "
+                "only empty sequences with pad=False); pass at least one non-empty sequence"
+            )
+        value = float(-logprobs.mean())
         return value / np.log(2) if unit == "bits" else value
 
     def perplexity(self, sequences: Iterable[Sequence[str]]) -> float:
@@ -425,28 +450,39 @@ class NgramLM:
         seed: int = 0,
         temperature: float = 1.0,
     ) -> list[str]:
-        """Sample up to ``max_tokens`` tokens after ``context`` (a padded model starts a
-        sentence and stops at EOS). Returns the new tokens; the same seed gives the same
-        tokens. ``temperature`` < 1 sharpens the distribution, > 1 flattens it."""
+        """Sample up to ``max_tokens`` tokens after ``context`` with the course's sampler,
+        ``decoding.generate``: a padded model starts a sentence, never draws BOS and stops at
+        EOS. Returns the new tokens (without EOS); the same seed gives the same tokens.
+        ``temperature`` < 1 sharpens the distribution, > 1 flattens it."""
         self._check_fitted()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        rng = np.random.default_rng(seed)
         history = ([self.bos] if self.pad else []) + list(context)
-        new: list[str] = []
-        for _ in range(max_tokens):
-            scores = self.next_token_scores(history)
-            if self.pad:
-                scores[self.vocab_.stoi[self.bos]] = 0.0
+        skip = 0 if history else 1  # nothing to condition on: one placeholder id, ignored
+        prompt = torch.tensor([0] * skip + self._encode(history).tolist(), dtype=torch.long)
+        bos = self.vocab_.stoi[self.bos] if self.pad else None
+        fill = bos if self.pad else -1  # a sentence's context starts with BOS padding
+        never = bos if self.pad and self.bos != self.eos else None  # makemore's "." ends names
+        width = self.order - 1
+
+        def next_token_logprobs(tokens: torch.Tensor) -> torch.Tensor:
+            """(1, T) ids so far -> (1, 1, V) log-probabilities of the next token."""
+            ids = tokens[0, skip:].numpy()
+            row = np.full(width, fill, np.int64)
+            if width and len(ids):
+                tail = ids[-width:]
+                row[width - len(tail):] = tail
+            scores = self._dense(row[None])[0]  # (V,)
+            if never is not None:
+                scores[never] = 0.0
             with np.errstate(divide="ignore"):
-                logits = np.log(scores) / temperature
-            probs = np.exp(logits - logits.max())
-            token = self.vocab_.itos[rng.choice(len(probs), p=probs / probs.sum())]
-            if self.pad and token == self.eos:
-                break
-            new.append(token)
-            history.append(token)
-        return new
+                return torch.from_numpy(np.log(scores)).float()[None, None]
+
+        eos = self.vocab_.stoi[self.eos] if self.pad else None
+        tokens = decoding.generate(next_token_logprobs, prompt, max_tokens, seed=seed,
+                                   temperature=temperature, eos_id=eos)
+        new = tokens[len(prompt):].tolist()
+        if eos in new:
+            new = new[:new.index(eos)]
+        return [self.vocab_.itos[i] for i in new]
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
         """Log-probabilities (B, T, V) of the next token after each prefix of ``tokens`` (B, T).
@@ -497,10 +533,65 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
 
 
+def _take(values: np.ndarray, index: np.ndarray, missing) -> np.ndarray:
+    """``values[index]``, and ``missing`` where ``index`` is -1 (works on an empty table)."""
+    out = np.full(index.shape, missing, dtype=values.dtype)
+    found = index >= 0
+    out[found] = values[index[found]]
+    return out
+
+
+def _is_integer(value) -> bool:
+    """An integral number (int, numpy.int64, ...) that is not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _as_sequences(sequences, where: str) -> list[Sequence[str]]:
-    if isinstance(sequences, str):
+    """A list of sequences, each a str (one token per character) or a list of str tokens.
+
+    Anything else is a TypeError that names the offending sequence or token and its place.
+    """
+    if isinstance(sequences, (str, bytes)):
         raise TypeError(
             f"{where} takes an iterable of token sequences, not one string: pass [text] for "
             "characters or [word_tokenize(line) for line in lines] for words"
         )
-    return [s if isinstance(s, str) else list(s) for s in sequences]
+    result = []
+    for i, sequence in enumerate(sequences):
+        if isinstance(sequence, str):
+            result.append(sequence)
+            continue
+        if isinstance(sequence, (bytes, bytearray)) or not isinstance(sequence, Iterable):
+            raise TypeError(
+                f"{where}: sequence {i} is {type(sequence).__name__} {sequence!r:.40}, not a str "
+                "or a list of str tokens" + (": decode it first, e.g. data.decode('utf-8')"
+                                             if isinstance(sequence, (bytes, bytearray)) else "")
+            )
+        tokens = list(sequence)
+        if not all(map(isinstance, tokens, itertools.repeat(str))):
+            j = next(j for j, t in enumerate(tokens) if not isinstance(t, str))
+            raise TypeError(
+                f"{where}: token {tokens[j]!r:.40} ({type(tokens[j]).__name__}) at sequence {i}, "
+                f"position {j} is not a str: every token must be a string (decode bytes with "
+                ".decode('utf-8'), write numbers with str(), drop missing tokens)"
+            )
+        result.append(tokens)
+    return result
+
+
+def _refuse_padding_symbols(sequences, bos: str, eos: str, where: str) -> None:
+    """ValueError when the data holds a literal BOS/EOS, which padding would silently merge."""
+    for symbol, name in ((bos, "bos"), (eos, "eos")):
+        found = [(i, s) for i, s in enumerate(sequences)
+                 if symbol in s and (len(symbol) == 1 or not isinstance(s, str))][:1]
+        if not found:
+            continue
+        (i, sequence), = found
+        j = sequence.index(symbol)
+        raise ValueError(
+            f"{where}: token {symbol!r} at sequence {i}, position {j} is the padding symbol "
+            f"{name}={symbol!r}, which pad=True adds around every sequence, so the two would be "
+            f"counted as one: remove it from the data, choose padding symbols that do not occur "
+            f"in it (NgramLM(..., bos='<bos>', eos='<eos>')), or pass pad=False if the sequences "
+            "are padded already"
+        )

@@ -16,26 +16,36 @@ Kneser-Ney follows Chen & Goodman (1998): the highest order discounts raw counts
 order discounts *continuation counts* ``N1+(. h w)`` (how many distinct words precede the
 n-gram), and the unigram level is interpolated with the uniform distribution. Modified
 Kneser-Ney uses three discounts per order (for counts 1, 2, 3+) estimated from the
-count-of-counts n1..n4 of that order. ``nltk_compatible=True`` reproduces NLTK's
-``KneserNeyInterpolated`` instead (see ``kneser_ney_weights``).
+count-of-counts n1..n4 of that order; where those are too few (small or artificial data) the
+order falls back to fixed discounts, as KenLM's ``lmplz --discount_fallback`` does.
+``nltk_compatible=True`` reproduces NLTK's ``KneserNeyInterpolated`` instead (see
+``kneser_ney_weights``).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
+    "DISCOUNT_FALLBACK",
     "LevelWeights",
     "NgramTable",
     "add_k_weights",
+    "count_of_counts",
     "fit_interpolation_lambdas",
     "kneser_ney_weights",
     "mle_weights",
     "modified_kn_discounts",
     "stupid_backoff_weights",
+    "usable_discounts",
 ]
+
+# D1, D2, D3+ of an order whose count-of-counts cannot estimate them: KenLM's defaults for
+# ``lmplz --discount_fallback``. Each is below its count, so every seen n-gram keeps mass.
+DISCOUNT_FALLBACK = np.array([0.5, 1.0, 1.5])
 
 
 @dataclass
@@ -119,19 +129,31 @@ def continuation_counts(tables: list[NgramTable], k: int) -> np.ndarray:
     return np.bincount(higher.suffix, weights=higher.count > 0, minlength=len(tables[k]))
 
 
-def modified_kn_discounts(counts: np.ndarray, fallback: float) -> np.ndarray:
-    """Chen & Goodman's D1, D2, D3+ from the count-of-counts n1..n4 of one order.
+def count_of_counts(counts: np.ndarray) -> np.ndarray:
+    """(4,) n1..n4: how many n-grams occur exactly 1, 2, 3 and 4 times."""
+    return np.array([np.sum(counts == j) for j in (1, 2, 3, 4)], dtype=np.int64)
+
+
+def modified_kn_discounts(counts: np.ndarray) -> np.ndarray:
+    """Chen & Goodman's estimate of D1, D2, D3+ from the count-of-counts n1..n4 of one order.
 
     ``Y = n1 / (n1 + 2 n2)``, ``D1 = 1 - 2Y n2/n1``, ``D2 = 2 - 3Y n3/n2``,
-    ``D3+ = 3 - 4Y n4/n3``. On data too small to estimate one (a zero count-of-counts),
-    that discount falls back to ``fallback``; each Dj is clipped to [0, j].
+    ``D3+ = 3 - 4Y n4/n3``. Returned as computed: NaN where a count-of-counts is zero, and
+    possibly outside (0, j); ``usable_discounts`` says whether the estimate can be used.
     """
-    n = np.array([np.sum(counts == j) for j in (1, 2, 3, 4)], dtype=np.float64)
+    n = count_of_counts(counts).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         y = n[0] / (n[0] + 2 * n[1])
-        d = np.array([1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2]])
-    d = np.where(np.isfinite(d), d, fallback)
-    return np.clip(d, 0.0, [1.0, 2.0, 3.0])
+        return np.array([1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1],
+                         3 - 4 * y * n[3] / n[2]])
+
+
+def usable_discounts(discounts: np.ndarray) -> bool:
+    """True when every Dj is a number in (0, j): each seen n-gram gives some mass away and keeps
+    some. A zero count-of-counts gives NaN or Dj = j (n2 = 0 makes D1 = 1, so every singleton
+    would get probability 0 at this level); KenLM refuses both unless told to fall back."""
+    limits = np.array([1.0, 2.0, 3.0])
+    return bool(np.all(np.isfinite(discounts)) and np.all((discounts > 0) & (discounts < limits)))
 
 
 def _discount_per_gram(numerator: np.ndarray, discounts: np.ndarray) -> np.ndarray:
@@ -154,7 +176,9 @@ def kneser_ney_weights(
         gamma(h) = sum_{w: a(hw) > 0} D(a(hw)) / sum_w a(hw)
 
     with ``a`` = raw counts at k = N and continuation counts ``N1+(. hw)`` below; the unigram
-    level backs off to the uniform distribution 1/V.
+    level backs off to the uniform distribution 1/V. Modified KN estimates D1, D2, D3+ per
+    order (``modified_kn_discounts``); an order whose estimate is not ``usable_discounts``
+    uses ``DISCOUNT_FALLBACK`` instead, with one warning per call naming those orders.
 
     ``nltk_compatible=True`` reproduces nltk.lm's ``KneserNeyInterpolated`` (3.8-3.10), which
     differs in exactly three places: (1) the unigram level is the undiscounted continuation
@@ -166,13 +190,17 @@ def kneser_ney_weights(
     context never seen (use the lower order unchanged) is the same as the textbook's.
     """
     top = len(tables) - 1
-    levels, discounts = [], []
+    levels, discounts, fallbacks = [], [], []
     for k in range(1, top + 1):
         table, num_contexts = tables[k], len(tables[k - 1])
         numerator = table.count if k == top else continuation_counts(tables, k)
         total = _per_context(table, numerator, num_contexts)
         if modified:
-            d = modified_kn_discounts(numerator, fallback=discount)
+            d = modified_kn_discounts(numerator)
+            if not usable_discounts(d):
+                n = ", ".join(map(str, count_of_counts(numerator)))
+                fallbacks.append(f"order {k} (n1..n4 = {n})")
+                d = DISCOUNT_FALLBACK.copy()
         else:
             d = np.full(3, float(discount))
         per_gram = _discount_per_gram(numerator, d)
@@ -188,6 +216,15 @@ def kneser_ney_weights(
             gamma = _safe_divide(_per_context(table, per_gram, num_contexts), total)
         levels.append(LevelWeights(alpha, gamma, seen))
         discounts.append(d)
+    if fallbacks:
+        warnings.warn(
+            f"modified Kneser-Ney: too few n-grams to estimate the discounts of "
+            f"{'; '.join(fallbacks)}: each needs n1..n4 > 0 and 0 < Dj < j. Those orders use "
+            f"KenLM's fallback discounts D1, D2, D3+ = {', '.join(map(str, DISCOUNT_FALLBACK))} "
+            "(small or artificial data? smoothing='kneser_ney' uses one fixed discount)",
+            UserWarning,
+            stacklevel=3,
+        )
     return levels, discounts
 
 

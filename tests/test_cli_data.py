@@ -16,11 +16,12 @@ def empty_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def test_data_list_prints_every_corpus_with_description_and_licence(capsys):
+def test_data_list_prints_every_corpus_with_description_licence_and_citation(capsys):
     assert cli.main(["data", "list"]) == 0
     out = capsys.readouterr().out
     for name, corpus in corpora.CORPORA.items():
         assert name in out and corpus.description in out and corpus.licence in out
+        assert f"cite:    {corpus.citation}" in out and corpus.citation.strip()
 
 
 @needs_mirror

@@ -323,7 +323,8 @@ def test_registry_hashes_match_the_mirror_checksums():
         digest, name = line.split()
         expected[name.removeprefix("./")] = digest
     registered = {f.path: f.sha256 for c in corpora.CORPORA.values() for f in c.files}
-    assert set(registered) == set(expected)
+    # The mirror may hold corpora the course does not use (yet); every registered file is in it.
+    assert set(registered) <= set(expected), sorted(set(registered) - set(expected))
     for relative, digest in registered.items():
         assert digest in (expected[relative], None)  # None: EWT train, checked by its counts
 

@@ -1,6 +1,7 @@
 """Devices, seeds, quick mode: the environment knobs every notebook's setup cell uses."""
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,8 +113,27 @@ def test_cpu_autocast_is_opt_in_and_only_with_native_bfloat16(monkeypatch, nativ
         torch.testing.assert_close(opted_in.float(), a @ b, atol=0.1, rtol=0.02)
 
 
-def test_cpu_has_native_bf16_answers_a_bool():
-    assert isinstance(cpu_has_native_bf16(), bool)
+@pytest.mark.parametrize("avx512_bf16, amx_tile, native", [
+    (False, False, False), (True, False, True), (False, True, True), (True, True, True)])
+def test_cpu_has_native_bf16_when_either_instruction_set_is_there(monkeypatch, avx512_bf16,
+                                                                  amx_tile, native):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx_tile)
+    assert cpu_has_native_bf16() is native
+
+
+def test_cpu_has_native_bf16_is_false_on_a_torch_without_the_checks(monkeypatch):
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    assert cpu_has_native_bf16() is False
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="reads Linux's /proc/cpuinfo")
+def test_cpu_has_native_bf16_agrees_with_the_kernels_cpu_flags():
+    flags_line = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags"))
+    flags = set(flags_line.split(":", 1)[1].split())
+    assert cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_tile"})
 
 
 def test_describe_names_the_device_and_torch():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from course_lib.ngram import NgramLM
-from course_lib.smoothing import modified_kn_discounts
+from course_lib.smoothing import DISCOUNT_FALLBACK, modified_kn_discounts, usable_discounts
 
 PROPER = ["add_k", "interpolation", "kneser_ney", "modified_kneser_ney"]
 TOY = [["a", "b"], ["b", "a", "b"]]  # the two-sentence corpus worked by hand below
@@ -31,6 +32,17 @@ def markov_corpus(seed: int = 0, sentences: int = 60) -> list[list[str]]:
     return corpus
 
 
+def zipf_corpus(seed: int = 0, sentences: int = 2000, vocab_size: int = 1000) -> list[list[str]]:
+    """Sentences of words drawn by Zipf's law: enough data for every modified-KN estimate."""
+    rng = np.random.default_rng(seed)
+    p = 1 / np.arange(1, vocab_size + 1)
+    return [[f"w{i}" for i in rng.choice(vocab_size, size=rng.integers(2, 12), p=p / p.sum())]
+            for _ in range(sentences)]
+
+
+SMALL_DATA = pytest.mark.filterwarnings("ignore:modified Kneser-Ney:UserWarning")
+
+
 def sampled_contexts(model: NgramLM, corpus, seed: int = 0, num: int = 25) -> list[list[str]]:
     """Contexts seen in training (from the corpus) and random, mostly unseen ones."""
     rng = np.random.default_rng(seed)
@@ -41,6 +53,7 @@ def sampled_contexts(model: NgramLM, corpus, seed: int = 0, num: int = 25) -> li
     return seen + unseen + [[], [model.bos], [model.bos] * width]
 
 
+@SMALL_DATA
 # ---------------------------------------------------------------------------- invariants
 @pytest.mark.parametrize("method", PROPER)
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
@@ -55,6 +68,7 @@ def test_next_token_distribution_sums_to_one(method, order, pad):
         assert abs(distribution.sum() - 1) < 1e-9, (context, distribution.sum())
 
 
+@SMALL_DATA
 @pytest.mark.parametrize("method", PROPER + ["mle", "stupid_backoff"])
 def test_dense_distribution_matches_pointwise_scores(method):
     corpus = markov_corpus(1)
@@ -114,15 +128,59 @@ def test_nltk_compatible_kneser_ney_worked_by_hand():
     assert model.next_token_distribution(["never-seen"])[model.vocab_.stoi["<s>"]] == 0.0
 
 
+@SMALL_DATA
 def test_modified_kneser_ney_discounts_follow_chen_goodman():
     counts = np.array([1] * 10 + [2] * 4 + [3] * 3 + [4] * 2 + [7] * 5)
     y = 10 / (10 + 2 * 4)
     expected = [1 - 2 * y * 4 / 10, 2 - 3 * y * 3 / 4, 3 - 4 * y * 2 / 3]
-    np.testing.assert_allclose(modified_kn_discounts(counts, fallback=0.75), expected)
+    np.testing.assert_allclose(modified_kn_discounts(counts), expected)
+    assert usable_discounts(modified_kn_discounts(counts))
     model = NgramLM(3, "modified_kneser_ney").fit(markov_corpus(3, 300))
     top = model.counts_[3].count
-    np.testing.assert_allclose(model.discounts_[-1], modified_kn_discounts(top[top > 0], 0.75))
+    np.testing.assert_allclose(model.discounts_[-1], modified_kn_discounts(top[top > 0]))
     assert model.discounts_.shape == (3, 3)
+
+
+@pytest.mark.parametrize("counts, why", [
+    ([1, 1, 1, 3, 4], "n2 = 0 gives D1 = 1: singletons would get nothing"),
+    ([1, 1, 2, 2, 4], "n3 = 0 gives D2 = NaN"),
+    ([1, 2, 3, 5], "n4 = 0 gives D3+ = 3"),
+    ([2, 2, 3, 4], "n1 = 0 gives NaN"),
+])
+def test_degenerate_count_of_counts_are_not_usable(counts, why):
+    assert not usable_discounts(modified_kn_discounts(np.array(counts))), why
+
+
+@pytest.mark.parametrize("corpus, order", [
+    (["a b"], 3),  # one string: the characters a, space, b
+    ([["a", "b"]], 3),
+    ([["a", "b"], ["a", "c"], ["b", "c", "c"]], 2),
+    (TOY, 4),
+])
+def test_modified_kneser_ney_falls_back_on_tiny_data_and_stays_sensible(corpus, order):
+    with pytest.warns(UserWarning, match="fallback discounts D1, D2, D3\\+ = 0.5, 1.0, 1.5"):
+        model = NgramLM(order, "modified_kneser_ney").fit(corpus)
+    for d in model.discounts_:
+        assert usable_discounts(d) and d[0] <= d[1] <= d[2]
+    assert any(np.array_equal(d, DISCOUNT_FALLBACK) for d in model.discounts_)
+    for context in sampled_contexts(model, [list(s) for s in corpus]):
+        distribution = model.next_token_distribution(context)
+        assert abs(distribution.sum() - 1) < 1e-12, context
+    top = model.counts_[order]
+    assert np.all(model.levels_[-1].alpha[top.count == 1] > 0)  # singletons keep mass
+    # Every n-gram seen once beats the tokens never seen after its context.
+    first = [t for t in corpus[0]]
+    after = model.next_token_distribution(first[:1])
+    unseen = [i for i, t in enumerate(model.vocab_.itos) if model.count((first[0], t)) == 0]
+    assert after[model.vocab_.stoi[first[1]]] > after[unseen].max()
+
+
+def test_modified_kneser_ney_warns_once_per_fit_and_not_on_enough_data():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        NgramLM(3, "modified_kneser_ney").fit([["a", "b"]])
+        NgramLM(3, "modified_kneser_ney").fit(zipf_corpus())
+    assert len(caught) == 1 and "order 1" in str(caught[0].message)
 
 
 def test_add_one_matches_makemore_bigram_counts():
@@ -191,6 +249,7 @@ def test_nltk_compatible_matches_nltk(order):
         np.testing.assert_allclose(np.exp(ours[name].token_logprobs(test)), expected, rtol=1e-12)
 
 
+@SMALL_DATA
 # ---------------------------------------------------------- streams, torch, generation
 def test_character_stream_cross_entropy_and_perplexity():
     text = "the cat sat on the mat. the dog sat on the log. " * 20
@@ -273,3 +332,133 @@ def test_other_clear_errors():
         NgramLM(2).fit(TOY).generate(5, temperature=0)
     with pytest.raises(ValueError, match="unit"):
         NgramLM(2).fit(TOY).cross_entropy(TOY, unit="dB")
+
+
+# ------------------------------------------------------------------- odd input, clearly
+def test_a_stream_shorter_than_the_order_is_refused_at_fit():
+    with pytest.raises(ValueError, match="no sequence has 4 tokens.*order <= 2.*pad=True"):
+        NgramLM(4, pad=False, unk=None).fit(["ab"])
+    with pytest.raises(ValueError, match="no sequence has 3 tokens"):
+        NgramLM(3, pad=False).fit([["a", "b"], ["c"]])
+    padded = NgramLM(4).fit([["a", "b"]])  # padding makes every sequence long enough
+    assert math.isfinite(padded.perplexity([["a", "b"]]))
+    # One sequence long enough is enough; the short ones still count their lower orders.
+    mixed = NgramLM(3, pad=False, unk=None).fit([["a", "b", "c"], ["b"]])
+    assert mixed.count(("a", "b", "c")) == 1 and mixed.count(("b",)) == 2
+    # Interpolation tunes on the last 10%: its training part ("ab") holds no trigram.
+    tuned = NgramLM(3, "interpolation", pad=False, unk=None).fit(["abc"])
+    assert math.isfinite(tuned.perplexity(["abc"]))
+
+
+def test_scoring_nothing_is_a_clear_error():
+    model = NgramLM(2).fit(TOY)
+    for empty in ([], [""]):
+        stream = NgramLM(2, pad=False, unk=None).fit(["abab"])
+        with pytest.raises(ValueError, match="nothing to score"):
+            stream.perplexity(empty)
+        with pytest.raises(ValueError, match="nothing to score"):
+            stream.cross_entropy(empty)
+    with pytest.raises(ValueError, match="nothing to score"):
+        model.perplexity([])
+    assert model.token_logprobs([]).shape == (0,)
+    assert model.perplexity([[]]) == pytest.approx(1 / model.token_score("</s>", ["<s>"]))
+
+
+@pytest.mark.parametrize("k", [float("nan"), float("inf"), 0.0, -1.0])
+def test_add_k_needs_a_finite_positive_k(k):
+    with pytest.raises(ValueError, match="k must be a finite number > 0"):
+        NgramLM(2, "add_k", k=k)
+
+
+@pytest.mark.parametrize("corpus, where", [
+    ([["a", 1, "b"]], "token 1 \\(int\\) at sequence 0, position 1"),
+    ([["a"], ["b", None]], "token None \\(NoneType\\) at sequence 1, position 1"),
+    ([[("a", "b"), "c"]], "token \\('a', 'b'\\) \\(tuple\\) at sequence 0, position 0"),
+    ([[b"a", b"b"]], "token b'a' \\(bytes\\) at sequence 0, position 0.*decode"),
+    ([b"some bytes"], "sequence 0 is bytes b'some bytes'.*decode"),
+    ([["a"], 7], "sequence 1 is int 7"),
+    ([[1, 2, 3]], "token 1 \\(int\\) at sequence 0, position 0"),
+])
+def test_tokens_that_are_not_strings_are_a_clear_type_error(corpus, where):
+    with pytest.raises(TypeError, match=where):
+        NgramLM(2).fit(corpus)
+    with pytest.raises(TypeError, match=where.replace("fit", "")):
+        NgramLM(2).fit(TOY).token_logprobs(corpus)
+
+
+def test_string_subclasses_are_tokens():
+    tokens = list(np.array(["a", "b", "a"]))  # numpy.str_ is a str
+    assert NgramLM(2, "mle").fit([tokens]).count(("a", "b")) == 1
+
+
+def test_order_is_any_integral_number_but_not_a_bool():
+    assert NgramLM(np.int64(3)).order == 3 and type(NgramLM(np.int64(3)).order) is int
+    assert NgramLM(np.int64(2)).fit(TOY).count(("a", "b")) == 2
+    for order in (True, False, 3.0, "3"):
+        with pytest.raises(ValueError, match="order must be an int >= 1"):
+            NgramLM(order)
+
+
+@pytest.mark.parametrize("symbol, sequence, position", [
+    ("<s>", ["a", "<s>", "b"], 1),
+    ("</s>", ["a", "b", "</s>"], 2),
+])
+def test_literal_padding_symbols_in_the_data_are_a_clear_error(symbol, sequence, position):
+    corpus = [["a", "b"], sequence]
+    message = f"token '{symbol}' at sequence 1, position {position} is the padding symbol"
+    with pytest.raises(ValueError, match=message + ".*bos='<bos>'.*pad=False"):
+        NgramLM(2).fit(corpus)
+    with pytest.raises(ValueError, match=message):
+        NgramLM(2).fit(TOY).token_logprobs(corpus)
+    # Without padding, or with other padding symbols, they are ordinary tokens.
+    assert NgramLM(2, pad=False).fit(corpus).count((sequence[1], sequence[2])) == 1
+    assert NgramLM(2, bos="<bos>", eos="<eos>").fit(corpus).count(("<bos>", "a")) == 2
+    # Characters: a one-character BOS/EOS (makemore's ".") must not occur in the text.
+    with pytest.raises(ValueError, match="token '.' at sequence 0, position 2"):
+        NgramLM(2, bos=".", eos=".", unk=None).fit(["ab.c"])
+    assert NgramLM(2).fit(["a<s>b"]).count(("<", "s")) == 1  # "<s>" is 3 characters here
+
+
+# ---------------------------------------------------------------- one sampler for all
+def test_generate_draws_what_the_course_sampler_draws_from_the_model():
+    decoding = pytest.importorskip("course_lib.decoding")
+    stream = NgramLM(4, pad=False, unk=None).fit(["the cat sat on the mat. " * 20])
+    prompt = torch.tensor(stream.vocab_.encode(list("the ")))
+    for seed, temperature in [(0, 1.0), (5, 0.7), (9, 1.5)]:
+        ours = stream.generate(60, context="the ", seed=seed, temperature=temperature)
+        theirs = decoding.generate(stream, prompt, 60, seed=seed, temperature=temperature)
+        assert ours == stream.vocab_.decode(theirs[len(prompt):].tolist())
+
+    # A padded model: the same draws as decoding.generate on a model that cannot say BOS.
+    model = NgramLM(3, "kneser_ney").fit(markov_corpus(10))
+    bos, eos = model.vocab_.stoi["<s>"], model.vocab_.stoi["</s>"]
+
+    def without_bos(tokens):
+        return model(tokens).index_fill(-1, torch.tensor([bos]), float("-inf"))
+
+    without_bos.block_size = model.block_size
+    for seed in range(5):
+        ours = model.generate(30, seed=seed)
+        theirs = decoding.generate(without_bos, torch.tensor([bos]), 30, seed=seed, eos_id=eos)
+        theirs = model.vocab_.decode(theirs[1:].tolist())
+        if "</s>" in theirs:
+            theirs = theirs[:theirs.index("</s>")]
+        assert ours == theirs
+        assert "<s>" not in ours and "</s>" not in ours
+
+
+def test_generate_from_nothing_and_from_a_unigram_model():
+    stream = NgramLM(3, pad=False, unk=None).fit(["abcabcabc"])
+    assert "".join(stream.generate(9, seed=0, temperature=0.01)) in ("abcabcabc", "bcabcabca",
+                                                                    "cabcabcab")
+    unigram = NgramLM(1, "mle", unk=None).fit([["a", "a", "a", "b"]])
+    draws = unigram.generate(2000, seed=0)  # stops at </s>, which has probability 1/5
+    assert set(draws) <= {"a", "b"} and len(draws) < 2000
+
+
+def test_generate_ends_names_when_bos_and_eos_are_one_symbol():
+    names = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia"]
+    model = NgramLM(2, "add_k", k=1.0, bos=".", eos=".", unk=None).fit(names)
+    samples = ["".join(model.generate(20, seed=seed)) for seed in range(20)]
+    assert all("." not in s for s in samples)
+    assert sum(len(s) < 20 for s in samples) >= 15  # P("." | "a") = (7 + 1) / (10 + 12): most end

@@ -1,9 +1,15 @@
-"""The two ways to install the course (pip and conda) must name the same dependencies."""
+"""The ways to install the course: pip and conda name the same dependencies; the Makefile
+reinstalls when TORCH_SPEC changes and passes the environment on to JupyterLab."""
 
+import os
 import re
+import shutil
+import subprocess
+import time
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,3 +38,47 @@ def test_torch_requirement_admits_the_course_machines_cpu_build():
     upper = re.search(r"<\s*([\d.]+)", torch_spec).group(1)
     as_tuple = lambda v: tuple(int(p) for p in v.split("."))  # noqa: E731
     assert as_tuple(lower) <= (2, 13, 0) < as_tuple(upper)
+
+
+def _make(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    return subprocess.run([make, "--no-print-directory", "-C", str(ROOT), *args],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def fake_venv(tmp_path):
+    """A venv folder whose stamp is up to date for the default TORCH_SPEC, and whose `course`
+    and `jupyter` only print what they were given."""
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("course", "jupyter"):
+        script = bin_dir / tool
+        script.write_text(f'#!/bin/sh\necho "{tool} $* COURSE_QUICK=$COURSE_QUICK"\n')
+        script.chmod(0o755)
+    (bin_dir / ".installed").write_text("torch==2.13.0\n")
+    os.utime(bin_dir / ".installed", (time.time() + 60, time.time() + 60))  # newer than pyproject
+    return tmp_path / "venv"
+
+
+def test_install_stamp_records_torch_spec_and_reinstalls_when_it_changes(fake_venv):
+    venv = f"VENV={fake_venv}"
+    same = _make("-n", venv, f"{fake_venv}/bin/.installed")
+    assert "pip install" not in same.stdout, same.stdout  # the recorded spec: nothing to do
+    other = _make("-n", venv, "TORCH_SPEC=torch>=2.3,<3", f"{fake_venv}/bin/.installed")
+    assert 'pip install --quiet "torch>=2.3,<3"' in other.stdout
+    assert "printf '%s\\n' 'torch>=2.3,<3'" in other.stdout  # the new spec is recorded
+    (fake_venv / "bin" / ".installed").write_text("")  # a stamp from before the spec was kept
+    assert 'pip install --quiet "torch==2.13.0"' in _make("-n", venv, f"{fake_venv}/bin/.installed").stdout
+
+
+def test_make_lab_passes_quick_mode_to_jupyter(fake_venv):
+    result = _make(f"VENV={fake_venv}", "lab", env={"COURSE_QUICK": "1"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "course doctor COURSE_QUICK=1" in lines
+    assert any(line.startswith("jupyter lab") and line.endswith("notebooks/ COURSE_QUICK=1")
+               for line in lines)

@@ -181,6 +181,7 @@ def test_clear_errors():
         Seq2Seq(5, 5, 4, 4, cell="transformer")
 
 
+@pytest.mark.slow  # ~2-5 s of training
 def test_attention_model_learns_to_reverse():
     vocab = task_vocab(6)
     train = make_task("reverse", 4000, min_len=1, max_len=6, vocab_size=6, seed=0)

@@ -116,6 +116,7 @@ def test_translation_data_on_a_tiny_sample():
         build_translation_data(SAMPLE, tgt_lang="fr")
 
 
+@pytest.mark.slow  # ~4 s: reads and indexes all of Multi30k
 @pytest.mark.skipif(not os.environ.get("COURSE_DATA_DIR"), reason="needs COURSE_DATA_DIR (corpus mirror)")
 def test_multi30k_translation_data():
     from course_lib.translation import load_multi30k_translation
