@@ -64,12 +64,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.corpora import read_tinyshakespeare
 from course_lib.data import random_windows
 from course_lib.device import cpu_has_native_bf16
-from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, train_char_gpt, window_nats
+from course_lib.lm import CHAR_GPT_RECIPE, char_stream, next_token_loss, train_char_gpt, window_nats
 from course_lib.models.transformer import GPT
-from course_lib.text import Vocab
 from course_lib.training import History, TrainConfig, evaluate_loss, lr_at, train
 
 REFERENCE_VAL_LOSS = 1.886  # nanoGPT, same settings, step 2,000
@@ -187,11 +185,8 @@ def parse_args() -> argparse.Namespace:
 
 def char_ids() -> tuple[torch.Tensor, torch.Tensor, int]:
     """Train and validation id streams (90/10 by characters) and the vocabulary size."""
-    text = read_tinyshakespeare()
-    vocab = Vocab(sorted(set(text)), specials=())
-    ids = torch.tensor(vocab.encode(list(text)), dtype=torch.long)
-    cut = int(0.9 * len(ids))
-    return ids[:cut], ids[cut:], len(vocab)
+    train_ids, val_ids, vocab = char_stream()
+    return train_ids, val_ids, len(vocab)
 
 
 def nanogpt_batches(train_ids: torch.Tensor, val_ids: torch.Tensor, steps: int

@@ -1,5 +1,5 @@
 """The ``course`` command: ``doctor``, ``data list|fetch``, ``exercises build|check``,
-``release students``, ``grade``.
+``release students``, ``grade``, ``train``.
 
 Each subcommand is a thin wrapper over a library function, so everything it does can also be
 called from Python (and is tested that way).
@@ -163,6 +163,31 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from course_lib import distributed, lm
+    from course_lib.device import describe, get_device
+
+    device = get_device()
+    ctx = distributed.context(device)
+    train_ids, val_ids, vocab = lm.char_stream()
+    if ctx.is_main:
+        print(f"{args.recipe}: {args.minutes:g} min on {ctx.world_size} process(es), "
+              f"{describe(device)}", flush=True)
+    model, history = lm.train_char_gpt(train_ids, len(vocab), args.minutes, device=device,
+                                       seed=args.seed)
+    if ctx.is_main:
+        block = lm.CHAR_GPT_RECIPE["model"]["block_size"]
+        nats = lm.window_nats(model, val_ids.to(device), block)
+        print(f"trained {history.steps[-1]} steps in {history.seconds / 60:.2f} min; "
+              f"validation {nats:.4f} nats/char")
+        if args.out:
+            torch.save(model.state_dict(), args.out)
+            print(f"saved the weights to {args.out}")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from course_lib.grading import grader
 
@@ -188,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     exercises.add_argument("--solutions", default="solutions", help="folder of instructor sources")
     exercises.add_argument("--exercises", default="exercises", help="folder of student notebooks")
     exercises.set_defaults(run=_exercises)
+
+    train = commands.add_parser(
+        "train", help="train a course recipe (runs data-parallel under torchrun)",
+        description="Train a recipe of the course. Under `torchrun --nproc_per_node=N -m "
+        "course_lib.cli train ...` it trains data-parallel (see course_lib.distributed).")
+    train.add_argument("recipe", choices=["gpt-char"],
+                       help="gpt-char: chapter 09's character GPT on Tiny Shakespeare")
+    train.add_argument("--minutes", type=float, default=10.0, help="time budget (default 10)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="save the trained weights here (rank 0)")
+    train.set_defaults(run=_train)
 
     release = commands.add_parser("release", help="write the student edition (no solutions)")
     release.add_argument("audience", choices=["students"])

@@ -10,10 +10,12 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from course_lib.corpora import read_tinyshakespeare
 from course_lib.data import random_windows
 from course_lib.device import seed_everything
 from course_lib.models.rnn import detach_state
 from course_lib.models.transformer import GPT
+from course_lib.text import Vocab
 from course_lib.training import History, TrainConfig, steps_within, train
 
 
@@ -101,6 +103,19 @@ CHAR_GPT_RECIPE = {
     "train": dict(lr=2e-3, min_lr=2e-4, weight_decay=0.1, betas=(0.9, 0.99), warmup_steps=100,
                   cpu_amp=True),
 }
+
+
+def char_stream(train_fraction: float = 0.9) -> tuple[torch.Tensor, torch.Tensor, Vocab]:
+    """Tiny Shakespeare as character ids: (train ids, validation ids, vocabulary).
+
+    The first ``train_fraction`` of the characters train, the rest validate (nanoGPT's split:
+    1,003,854 / 111,540 characters); the vocabulary is the 65 characters, sorted, no specials.
+    """
+    text = read_tinyshakespeare()
+    vocab = Vocab(sorted(set(text)), specials=())
+    ids = torch.tensor(vocab.encode(list(text)), dtype=torch.long)
+    cut = int(train_fraction * len(ids))
+    return ids[:cut], ids[cut:], vocab
 
 
 def train_char_gpt(

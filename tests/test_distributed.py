@@ -1,6 +1,7 @@
 """Data-parallel training under torchrun (gloo, CPU processes): the same result as one process."""
 
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ def run(out: Path, processes: int, *extra: str, check: bool = True) -> subproces
                  f"--nproc_per_node={processes}"] if processes > 1 else [sys.executable])
     done = subprocess.run([*launcher, str(WORKER), str(out), str(STEPS), *extra],
                           capture_output=True, text=True, timeout=240,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     if check:
         assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -88,3 +89,18 @@ def test_shards_are_the_same_rows_of_every_tensor_and_together_the_batch():
 def test_data_parallel_answers_for_its_models_attributes():
     assert dataclasses.is_dataclass(Batch)
     assert distributed.DataParallel.__getattr__ is not torch.nn.Module.__getattr__
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("COURSE_DATA_DIR"),
+                    reason="set COURSE_DATA_DIR to the corpus mirror")
+def test_course_train_runs_data_parallel_under_torchrun(tmp_path):
+    out = tmp_path / "gpt.pt"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "course_lib.cli", "train", "gpt-char", "--minutes", "0.15", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("nats/char") == 1  # rank 0 alone reports
+    assert "on 2 process(es)" in done.stdout and out.exists()
