@@ -7,8 +7,8 @@ rate or a cosine decay to ``min_lr`` over the run's planned length.
 poor guide to a long run (a probe taken while the machine is busy can be twice too slow).
 ``train`` with ``TrainConfig(budget_minutes=...)`` therefore treats ``max_steps`` as a first
 plan only: a ``BudgetPlanner`` times every update, and when 5%, 15%, 40%, 70% and 90% of the
-budget are spent it re-estimates how many updates still fit, from the updates since its last
-estimate. The learning-rate schedule follows the plan through ``decay_progress``: at a re-plan
+budget are spent (or of the planned steps done, if that comes first) it re-estimates how many
+updates still fit, from the updates since its last estimate. The learning-rate schedule follows the plan through ``decay_progress``: at a re-plan
 the decay keeps the point it has reached and spreads the rest of its way over the new number
 of remaining steps, so the learning rate never jumps and the decay ends when the budget does.
 
@@ -92,10 +92,11 @@ class BudgetPlanner:
         self.budget_seconds, self.overhead_every = budget_seconds, tuple(overhead_every)
         self.pending = [f for f in REPLAN_AT if f * budget_seconds > elapsed_seconds]
         self.window: list[float] = []  # seconds of each update timed since the last re-plan
-        self.updates, self.overhead_seconds, self.overheads = 0, 0.0, 0
+        self.updates, self.last_update, self.overhead_seconds, self.overheads = 0, 0.0, 0.0, 0
 
     def record_update(self, seconds: float) -> None:
         self.updates += 1
+        self.last_update = seconds
         if self.updates > SKIPPED_UPDATES:
             self.window.append(seconds)
 
@@ -106,26 +107,30 @@ class BudgetPlanner:
 
     def seconds_per_update(self) -> float:
         """Mean seconds of the updates timed since the last re-plan, stalls left out."""
+        if not self.window:
+            return self.last_update  # only at the end of a plan too short to time anything
         median = statistics.median(self.window)
         return statistics.fmean(seconds for seconds in self.window if seconds <= STALL_FACTOR * median)
 
     def replan(self, step: int, total: int, elapsed_seconds: float) -> int:
-        """The planned number of updates after update ``step`` with ``elapsed_seconds`` spent:
-        ``total`` unchanged, or a new estimate when a re-plan point has passed (and at least
-        three updates were timed since the last one)."""
-        if not self.pending or elapsed_seconds < self.pending[0] * self.budget_seconds:
+        """The planned number of updates after update ``step`` with ``elapsed_seconds`` spent.
+
+        ``total`` unchanged, or a new estimate when a re-plan point has passed (a fraction of the
+        budget spent, or of the planned steps done, whichever comes first) and at least two
+        updates were timed since the last one. At the end of the plan, time left over for more
+        updates extends it (the decay has ended: they run at the final learning rate).
+        """
+        passed = [f for f in self.pending if elapsed_seconds >= f * self.budget_seconds or step >= f * total]
+        if not (passed and len(self.window) >= 2) and step < total:
             return total
-        if len(self.window) < 3:
-            return total  # too few updates to time yet: re-plan after the next ones
-        while self.pending and elapsed_seconds >= self.pending[0] * self.budget_seconds:
-            self.pending.pop(0)
+        self.pending = [f for f in self.pending if f not in passed]
         per_update, per_overhead = self.seconds_per_update(), self.overhead_seconds / max(1, self.overheads)
         left = self.budget_seconds - elapsed_seconds - per_overhead  # the last step's evaluation
         steps = int(left / per_update)
         while steps > 1 and steps * per_update + per_overhead * self._due(step, step + steps - 1) > left:
             steps -= 1
         self.window = []
-        return step + max(1, steps)
+        return step + max(0 if step >= total else 1, steps)
 
     def _due(self, first: int, last: int) -> int:
         """How many steps in (first, last] are multiples of an ``overhead_every`` period."""

@@ -69,10 +69,9 @@ def run(monkeypatch, seconds, first_plan, eval_seconds=0.0, **overrides):
 
 def assert_budget_used_and_schedule_done(history, expected_steps):
     assert BUDGET_S * 0.95 <= history.seconds <= BUDGET_S * 1.02
-    assert history.steps[-1] == history.plan[-1][1]  # ended where the plan ends, not cut off
-    assert history.lr[-1] == pytest.approx(MIN_LR)  # the decay is complete
+    assert history.lr[-1] == pytest.approx(MIN_LR)  # the decay is complete, not cut off by the clock
     assert abs(history.steps[-1] - expected_steps) <= 0.05 * expected_steps
-    assert all(a > b for a, b in itertools.pairwise(history.lr[10:]))  # no jump back up at a re-plan
+    assert all(a >= b for a, b in itertools.pairwise(history.lr[10:]))  # no jump back up at a re-plan
 
 
 @pytest.mark.parametrize("probe_seconds", [2.0, 0.5], ids=["probe-2x-slower", "probe-2x-faster"])
@@ -167,12 +166,22 @@ def test_one_plan_is_the_plain_schedule_bit_for_bit():
 
 def test_planner_waits_for_timed_updates_and_ignores_the_first():
     planner = BudgetPlanner(budget_seconds=100.0)
-    for seconds in (50.0, 20.0, 1.0, 1.0):  # two slow first updates, then two of 1 s
+    for seconds in (50.0, 20.0, 1.0):  # two slow first updates, then one of 1 s
         planner.record_update(seconds)
-    assert planner.replan(4, 100, elapsed_seconds=72.0) == 100  # only 2 timed updates: wait
+    assert planner.replan(3, 100, elapsed_seconds=71.0) == 100  # one timed update: wait
     planner.record_update(1.0)
-    assert planner.replan(5, 100, elapsed_seconds=73.0) == 5 + 27  # 27 s left at 1 s each
-    assert planner.replan(6, 32, elapsed_seconds=74.0) == 32  # no re-plan point passed since
+    assert planner.replan(4, 100, elapsed_seconds=72.0) == 4 + 28  # 28 s left at 1 s each
+    planner.record_update(1.0)
+    assert planner.replan(5, 32, elapsed_seconds=73.0) == 32  # no re-plan point passed since
+
+
+def test_a_first_plan_too_short_to_time_is_extended_at_its_end(monkeypatch):
+    # A probe on a very busy machine planned 3 steps: too few to re-plan on the way, so the plan
+    # is extended when it ends (the decay is over by then: the extra steps run at min_lr).
+    history, _ = run(monkeypatch, lambda update, now: 1.0, first_plan=3, warmup_steps=0)
+    assert history.plan[:2] == [(0, 3), (3, 3 + 237)]  # 237 s left after 3 updates of 1 s
+    assert BUDGET_S * 0.95 <= history.seconds <= BUDGET_S * 1.02
+    assert history.lr[3:] == [MIN_LR] * (len(history.lr) - 3)
 
 
 @pytest.mark.parametrize(
