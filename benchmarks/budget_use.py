@@ -14,7 +14,10 @@ rate is ``min_lr``: the clock did not cut the run off in the middle of its decay
 
 Targets (issue 24): both runs use 95-102% of the budget and finish their schedule. The exit
 status is 1 when a target is missed. On a machine shared with other jobs the "quiet" run is
-not quiet: the script prints the load average before each run.
+not quiet: the script prints the load average before each run. There, ``--threads 1`` is the
+fair setting: two torch threads fighting other jobs for two cores took 8-21 s per update of
+this recipe where one thread took 3-4 s, and a budget of a few dozen updates cannot be met to
+within 2% (one update and one validation are then several percent of it).
 """
 
 from __future__ import annotations

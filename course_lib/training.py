@@ -214,14 +214,17 @@ def train(
         history = History(**fields)
     else:
         seed_everything(config.seed)
-        history.plan = [(0, config.max_steps)] if config.budget_minutes else list(config.plan)
+        history.plan = list(config.plan)
+    if config.budget_minutes is not None and not history.plan:
+        history.plan = [(0, config.max_steps)]  # the first plan
     seconds_before, started = history.seconds, time.perf_counter()
     minutes = config.budget_minutes or config.max_minutes
     if minutes is not None and seconds_before >= 60 * minutes:
         return history  # a resumed run that had already used up its time
-    overheads = [every for every, on in ((config.eval_every, eval_fn), (config.checkpoint_every,
-                                         config.checkpoint_path)) if every is not None and on is not None]
-    planner = BudgetPlanner(60 * minutes, seconds_before, overheads) if config.budget_minutes else None
+    overhead_every = [every for every, used in ((config.eval_every, eval_fn is not None),
+                                                (config.checkpoint_every, config.checkpoint_path is not None))
+                      if used and every is not None]
+    planner = BudgetPlanner(60 * minutes, seconds_before, overhead_every) if config.budget_minutes else None
     step, total = start, history.plan[-1][1] if planner else config.max_steps
     model.train()
     bar = tqdm(initial=start, total=total, desc="train", disable=_progress_disabled(config))
