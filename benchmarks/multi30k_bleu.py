@@ -15,12 +15,15 @@ differs from published numbers), greedy and beam 5.
 Targets (issues 8, 9): seq2seq >= 20, attention >= 28, transformer >= 33, each with at most
 30 minutes of training on the course's 2-core CPU. A budgeted run prints its plans; on a
 loaded machine it trains fewer steps than a quiet one would, and ``--steps`` fixes the count
-instead (the printed seconds per step say what the budget would have bought).
+instead (the printed seconds per step say what the budget would have bought). ``--steps`` with
+``--plan`` (the printed plans) replays a budgeted run exactly: same steps, learning rates,
+validations and weights (on the same CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 
 import torch
@@ -42,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", choices=sorted(MODEL_CLASSES), required=True)
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget (default 30)")
     parser.add_argument("--steps", type=int, help="train exactly this many steps instead")
+    parser.add_argument("--plan", type=ast.literal_eval, default=(),
+                        help='with --steps: the plans a budgeted run printed, e.g. "[(0, 120), (6, 117)]"')
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--save", help="save the trained weights to this path")
     return parser.parse_args()
@@ -71,11 +76,15 @@ def main() -> None:
           f"training {steps} steps{' (first plan)' if not args.steps else ''} = "
           f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: "
           f"{cpu_amp and cpu_has_native_bf16()}", flush=True)
+    if args.plan and not args.steps:
+        raise SystemExit("--plan replays a budgeted run: give its steps too (--steps)")
+    first_plan = args.plan[0][1] if args.plan else steps  # warm-up and validations follow the first plan
     train_settings = dict(recipe["train"])
-    train_settings["warmup_steps"] = min(train_settings.get("warmup_steps", 0), steps // 10)
+    train_settings["warmup_steps"] = min(train_settings.get("warmup_steps", 0), first_plan // 10)
     history = train(model, loss_fn, loader,
                     TrainConfig(max_steps=steps, budget_minutes=None if args.steps else args.minutes,
-                                eval_every=max(1, steps // 10), progress=False, **train_settings),
+                                plan=tuple(map(tuple, args.plan)), eval_every=max(1, first_plan // 10),
+                                progress=False, **train_settings),
                     eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
     for step, loss in zip(*history.metric("val_loss"), strict=True):
         print(f"  step {step:5d}: validation loss {loss:.3f}", flush=True)
