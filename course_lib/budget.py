@@ -124,12 +124,17 @@ class BudgetPlanner:
         if not (passed and len(self.window) >= 2) and step < total:
             return total
         self.pending = [f for f in self.pending if f not in passed]
-        per_update, per_overhead = self.seconds_per_update(), self.overhead_seconds / max(1, self.overheads)
+        per_update = max(self.seconds_per_update(), 1e-9)  # a coarse clock can time an update as 0
+        per_overhead = self.overhead_seconds / max(1, self.overheads)
         left = self.budget_seconds - elapsed_seconds - per_overhead  # the last step's evaluation
-        steps = int(left / per_update)
-        while steps > 1 and steps * per_update + per_overhead * self._due(step, step + steps - 1) > left:
-            steps -= 1
-        self.window = []
+        fewer, more = 0, int(left / per_update)  # the most steps that fit, by bisection
+        while fewer < more:
+            steps = (fewer + more + 1) // 2
+            if steps * per_update + per_overhead * self._due(step, step + steps - 1) <= left:
+                fewer = steps
+            else:
+                more = steps - 1
+        steps, self.window = fewer, []
         return step + max(0 if step >= total else 1, steps)
 
     def _due(self, first: int, last: int) -> int:

@@ -175,6 +175,16 @@ def test_planner_waits_for_timed_updates_and_ignores_the_first():
     assert planner.replan(5, 32, elapsed_seconds=73.0) == 32  # no re-plan point passed since
 
 
+def test_planner_with_a_clock_too_coarse_to_time_an_update():
+    # Every update timed as 0 s, evaluations every 10 steps at 1 s: a finite plan, found quickly.
+    planner = BudgetPlanner(budget_seconds=100.0, overhead_every=[10])
+    for _ in range(4):
+        planner.record_update(0.0)
+    planner.record_overhead(1.0)
+    # 89 s left: 88 evaluations on the way (steps 10 to 880) and one after the last step
+    assert planner.replan(4, 100, elapsed_seconds=10.0) == 890
+
+
 def test_a_first_plan_too_short_to_time_is_extended_at_its_end(monkeypatch):
     # A probe on a very busy machine planned 3 steps: too few to re-plan on the way, so the plan
     # is extended when it ends (the decay is over by then: the extra steps run at min_lr).
