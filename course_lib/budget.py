@@ -74,6 +74,14 @@ def decay_progress(step: int, warmup_steps: int, plan: Sequence[tuple[int, int]]
     raise ValueError("plan is empty: it needs at least the first plan, (0, total)")
 
 
+def check_plan(plan: Sequence[tuple[int, int]]) -> None:
+    """Refuse a ``plan`` that no budgeted run could have recorded (see ``decay_progress``)."""
+    steps = [after_step for after_step, _ in plan]
+    if plan and (steps[0] != 0 or steps != sorted(set(steps)) or any(t <= s for s, t in plan)):
+        raise ValueError(f"plan must be a budgeted run's History.plan: (after_step, total) pairs from "
+                         f"(0, first plan) on, after_step increasing, total > after_step; got {plan}")
+
+
 class BudgetPlanner:
     """Times the updates of a budgeted run and says when, and to how many steps, to re-plan.
 

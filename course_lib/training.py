@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from course_lib.budget import BudgetPlanner, lr_at
+from course_lib.budget import BudgetPlanner, check_plan, lr_at
 from course_lib.checkpoints import (
     batch_stream,
     restore_checkpoint,
@@ -87,6 +87,7 @@ class TrainConfig:
                                                     and not self.plan):
             raise ValueError(f"budget_minutes must be > 0, without max_minutes or plan (the budget makes "
                              f"the plan and stops the run), got {self.budget_minutes}")
+        check_plan(self.plan)
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.min_lr is not None and not 0 <= self.min_lr <= self.lr:

@@ -198,7 +198,10 @@ def test_a_first_plan_too_short_to_time_is_extended_at_its_end(monkeypatch):
     "overrides, message",
     [(dict(budget_minutes=0.0), "budget_minutes"),
      (dict(budget_minutes=1.0, max_minutes=1.0), "max_minutes"),
-     (dict(budget_minutes=1.0, plan=((0, 5),)), "plan")],
+     (dict(budget_minutes=1.0, plan=((0, 5),)), "plan"),
+     (dict(plan=((3, 5),)), "from \\(0, first plan\\)"),
+     (dict(plan=((0, 5), (4, 9), (4, 12))), "increasing"),
+     (dict(plan=((0, 5), (4, 4))), "total > after_step")],
 )
 def test_bad_budget_settings_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
