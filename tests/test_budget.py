@@ -88,10 +88,12 @@ def test_a_rate_that_changes_mid_run(monkeypatch):
 
 
 def test_a_single_stalled_update_is_paid_for_but_not_extrapolated(monkeypatch):
-    # Update 50 takes 30 s (another job had the CPU): 210 updates of 1 s still fit. Counted in a
-    # plain mean, the stall would make every later update look 0.75 s slower than it is.
+    # Update 50 takes 30 s (another job had the CPU): 210 updates of 1 s still fit. Counted in the
+    # mean of its window, the stall would make the next updates look twice as slow as they are
+    # and shrink the plan to about 140 steps, until a later re-plan stretched it again.
     history, _ = run(monkeypatch, lambda update, now: 30.0 if update == 50 else 1.0, first_plan=240)
     assert_budget_used_and_schedule_done(history, expected_steps=210)
+    assert all(abs(total - 210) <= 0.05 * 210 for after_step, total in history.plan if after_step >= 50)
 
 
 def test_batches_of_different_lengths_are_planned_from_the_mean(monkeypatch):
