@@ -248,7 +248,7 @@ def recipe_run(args: argparse.Namespace, train_ids: torch.Tensor, val_ids: torch
     val = window_nats(model, val_ids, recipe["model"]["block_size"])
     print(f"{sum(p.numel() for p in model.parameters()):,} parameters | trained {history.steps[-1]:,} "
           f"steps in {history.seconds / 60:.2f} min "
-          f"({1000 * history.seconds / history.steps[-1]:.0f} ms/step) | validation {val:.4f} nats/char "
+          f"({1000 * history.seconds / history.steps[-1]:.0f} ms/step; plans {history.plan}) | validation {val:.4f} nats/char "
           f"on the whole split | modified Kneser-Ney (ch. 01) {KNESER_NEY_NATS_PER_CHAR} | "
           f"{'beats' if val < KNESER_NEY_NATS_PER_CHAR else 'does not beat'} it | {load()}")
 

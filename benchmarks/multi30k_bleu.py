@@ -3,24 +3,27 @@
 Trains one of the chapters' full-mode recipes (``course_lib.translation.MULTI30K_RECIPES``):
 ``seq2seq`` (chapter 07: GRU encoder-decoder, context fed to every step), ``attention``
 (chapter 08: bidirectional GRU encoder, additive attention) or ``transformer`` (chapter 09),
-for ``--minutes`` of training (``training.steps_within`` converts the budget into steps, as
-the chapters do, and ``TrainConfig.max_minutes`` stops the run when the budget is spent,
-validations included, should the estimate be too high) or for exactly ``--steps`` steps
-(no time limit), then prints sacrebleu corpus BLEU on the
+for ``--minutes`` of training (as the chapters do: ``training.steps_within`` makes a first
+plan, and ``TrainConfig(budget_minutes=...)`` re-plans the steps and the cosine schedule as
+training goes, validations included, so the decay ends when the budget does) or for exactly
+``--steps`` steps (no time limit), then prints sacrebleu corpus BLEU on the
 1,000 sentences of test_2016_flickr (lower-cased, detokenised; see chapter 07 for how this
 differs from published numbers), greedy and beam 5.
 
     COURSE_DATA_DIR=/work/shared/data python benchmarks/multi30k_bleu.py --model seq2seq
 
 Targets (issues 8, 9): seq2seq >= 20, attention >= 28, transformer >= 33, each with at most
-30 minutes of training on the course's 2-core CPU. On a loaded machine ``steps_within``
-under-counts the steps a quiet machine would do; ``--steps`` fixes the count instead (the
-printed seconds per step say what the budget would have bought).
+30 minutes of training on the course's 2-core CPU. A budgeted run prints its plans; on a
+loaded machine it trains fewer steps than a quiet one would, and ``--steps`` fixes the count
+instead (the printed seconds per step say what the budget would have bought). ``--steps`` with
+``--plan`` (the printed plans) replays a budgeted run exactly: same steps, learning rates,
+validations and weights (on the same CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 
 import torch
@@ -42,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", choices=sorted(MODEL_CLASSES), required=True)
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget (default 30)")
     parser.add_argument("--steps", type=int, help="train exactly this many steps instead")
+    parser.add_argument("--plan", type=ast.literal_eval, default=(),
+                        help='with --steps: the plans a budgeted run printed, e.g. "[(0, 120), (6, 117)]"')
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--save", help="save the trained weights to this path")
     return parser.parse_args()
@@ -68,20 +73,24 @@ def main() -> None:
     steps = args.steps or budget_steps
     print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters; "
           f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {args.minutes:g} min; "
-          f"training {steps} steps = {steps / len(loader):.1f} epochs; bfloat16 on the CPU: "
+          f"training {steps} steps{' (first plan)' if not args.steps else ''} = "
+          f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: "
           f"{cpu_amp and cpu_has_native_bf16()}", flush=True)
+    if args.plan and not args.steps:
+        raise SystemExit("--plan replays a budgeted run: give its steps too (--steps)")
+    first_plan = args.plan[0][1] if args.plan else steps  # warm-up and validations follow the first plan
     train_settings = dict(recipe["train"])
-    train_settings["warmup_steps"] = min(train_settings.get("warmup_steps", 0), steps // 10)
+    train_settings["warmup_steps"] = min(train_settings.get("warmup_steps", 0), first_plan // 10)
     history = train(model, loss_fn, loader,
-                    TrainConfig(max_steps=steps, max_minutes=None if args.steps else args.minutes,
-                                eval_every=max(1, steps // 10), progress=False, **train_settings),
+                    TrainConfig(max_steps=steps, budget_minutes=None if args.steps else args.minutes,
+                                plan=tuple(map(tuple, args.plan)), eval_every=max(1, first_plan // 10),
+                                progress=False, **train_settings),
                     eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
     for step, loss in zip(*history.metric("val_loss"), strict=True):
         print(f"  step {step:5d}: validation loss {loss:.3f}", flush=True)
     trained = history.steps[-1]
     print(f"trained {trained} steps in {history.seconds / 60:.1f} min, validations included "
-          f"({history.seconds / trained:.2f} s/step on average"
-          f"{'; stopped by the time limit' if trained < steps else ''})")
+          f"({history.seconds / trained:.2f} s/step on average); plans (after step, total): {history.plan}")
     if args.save:
         torch.save(model.state_dict(), args.save)
     references = [line.lower() for line in load_multi30k()["test"]["en"]]

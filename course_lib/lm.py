@@ -96,7 +96,7 @@ def stream_nats(model: torch.nn.Module, ids: torch.Tensor, num_streams: int = 16
 # course's 2-core CPU (bfloat16 matrix products; see the chapter); chapter 10 trains the same
 # model when chapter 09's checkpoint is missing. ``model`` are ``GPT`` sizes (with
 # ``dropout=0.0, bias=False``), ``batch_size`` windows of ``block_size`` characters per step,
-# ``train`` the ``TrainConfig`` settings besides ``max_steps`` / ``max_minutes``.
+# ``train`` the ``TrainConfig`` settings besides ``max_steps`` / ``budget_minutes``.
 CHAR_GPT_RECIPE = {
     "model": dict(block_size=128, embed_dim=256, num_heads=4, num_layers=3),
     "batch_size": 16,
@@ -122,10 +122,11 @@ def train_char_gpt(
     train_ids: torch.Tensor, vocab_size: int, minutes: float, device: torch.device | str = "cpu",
     seed: int = 0,
 ) -> tuple[GPT, History]:
-    """``CHAR_GPT_RECIPE`` trained on random windows of ``train_ids`` for at most ``minutes``.
+    """``CHAR_GPT_RECIPE`` trained on random windows of ``train_ids`` for ``minutes``.
 
-    As chapter 09 trains it: ``steps_within`` plans the steps (and the cosine schedule) for
-    95% of the budget, and ``max_minutes`` stops training at the budget whatever happens.
+    As chapter 09 trains it: ``steps_within`` makes a first plan, and ``budget_minutes``
+    re-plans the steps (and the cosine schedule) as training goes, so that the decay ends when
+    the budget does. ``History.plan`` and the steps taken replay the run (``TrainConfig.plan``).
     """
     recipe = CHAR_GPT_RECIPE
     seed_everything(seed)
@@ -134,9 +135,9 @@ def train_char_gpt(
     def batches() -> tuple[torch.Tensor, torch.Tensor]:
         return random_windows(train_ids, recipe["model"]["block_size"], recipe["batch_size"])
 
-    steps, _ = steps_within(0.95 * minutes, model, next_token_loss, iter(batches, None), probe=8,
+    steps, _ = steps_within(minutes, model, next_token_loss, iter(batches, None), probe=8,
                             cpu_amp=recipe["train"]["cpu_amp"])
-    config = TrainConfig(max_steps=steps, max_minutes=minutes, seed=seed, progress=False, **recipe["train"])
+    config = TrainConfig(max_steps=steps, budget_minutes=minutes, seed=seed, progress=False, **recipe["train"])
     return model, train(model, next_token_loss, batches, config)
 
 

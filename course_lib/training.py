@@ -6,7 +6,8 @@ read in a lecture; checkpoints, batch cycling and random-number states live in
 ``course_lib.checkpoints``. A run that is interrupted and resumed from its checkpoint ends
 bit-identical (on the CPU) to one that was never interrupted: the checkpoint holds the model,
 the optimizer, the step, the ``History``, every random-number generator and the position in
-the data.
+the data. ``TrainConfig(budget_minutes=...)`` trains to a wall-clock budget instead, re-planning
+the number of steps as it goes (``course_lib.budget``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib import distributed
+from course_lib.budget import BudgetPlanner, check_plan, lr_at
 from course_lib.checkpoints import (
     batch_stream,
     restore_checkpoint,
@@ -50,15 +52,18 @@ class TrainConfig:
     bar shows the mean recent loss. ``amp`` enables bfloat16 autocast on CUDA; ``cpu_amp``
     on the CPU too, where it has native bfloat16 (``device.autocast``; off by default, so
     CPU runs are exact float32).
-    ``max_minutes`` is a wall-clock limit: training stops after the first step that ends
-    past it (the time of earlier, resumed runs counts; evaluations and checkpoints count),
-    then evaluates and checkpoints as after a last step. The schedule still runs to
-    ``max_steps``: take that from ``steps_within``, and the limit catches an estimate that
-    was too optimistic (``History.steps[-1]`` then falls short of ``max_steps``).
+    ``budget_minutes`` trains to a wall-clock budget (evaluations and checkpoints count):
+    ``max_steps`` is only the first plan (``steps_within``); the run re-plans its length as it
+    goes (``course_lib.budget``) and ends, decay finished, when the budget is spent. Its plans
+    are in ``History.plan``: ``max_steps=history.steps[-1], plan=tuple(history.plan)`` replays
+    it exactly. ``max_minutes`` is a plain limit: training stops after the first step that ends
+    past it (resumed runs' time counts), then evaluates and checkpoints as after a last step.
     """
 
     max_steps: int
     max_minutes: float | None = None
+    budget_minutes: float | None = None
+    plan: tuple[tuple[int, int], ...] = ()
     lr: float = 1e-3
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
@@ -79,6 +84,11 @@ class TrainConfig:
             raise ValueError(f"max_steps must be an int >= 1, got {self.max_steps!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"max_minutes must be > 0 (or None for no time limit), got {self.max_minutes}")
+        if self.budget_minutes is not None and not (self.budget_minutes > 0 and self.max_minutes is None
+                                                    and not self.plan):
+            raise ValueError(f"budget_minutes must be > 0, without max_minutes or plan (the budget makes "
+                             f"the plan and stops the run), got {self.budget_minutes}")
+        check_plan(self.plan)
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.min_lr is not None and not 0 <= self.min_lr <= self.lr:
@@ -99,15 +109,17 @@ class TrainConfig:
 class History:
     """What a run recorded: the training loss and learning rate of every step, evaluations.
 
-    ``evals`` maps a step to the metrics ``eval_fn`` returned after it. ``seconds`` is the
-    wall time spent training (summed over resumed runs); two histories compare equal when
-    everything but the wall time is equal.
+    ``evals`` maps a step to the metrics ``eval_fn`` returned after it. ``plan`` holds the
+    ``(after_step, total)`` plans of a budgeted run (empty for a fixed number of steps).
+    ``seconds`` is the wall time spent training (summed over resumed runs); two histories
+    compare equal when everything but the wall time is equal.
     """
 
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     evals: dict[int, dict[str, float]] = field(default_factory=dict)
+    plan: list[tuple[int, int]] = field(default_factory=list)
     seconds: float = field(default=0.0, compare=False)
 
     def metric(self, name: str) -> tuple[list[int], list[float]]:
@@ -143,16 +155,6 @@ class History:
         return plot_losses(self.curves(metrics), ax=ax, log_y=log_y)
 
 
-def lr_at(step: int, config: TrainConfig) -> float:
-    """The learning rate of update number ``step`` (1 to ``max_steps``): warm-up, then decay."""
-    if step <= config.warmup_steps:
-        return config.lr * step / config.warmup_steps
-    if config.min_lr is None:
-        return config.lr
-    progress = min(1.0, (step - config.warmup_steps) / (config.max_steps - config.warmup_steps))
-    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
-
-
 def default_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW with the config's settings; weight decay only on parameters with >= 2 dims.
 
@@ -160,8 +162,7 @@ def default_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.opti
     normalisation gains are not: shrinking them toward zero does not regularise anything.
     Where torch has one (CUDA, and the CPU since torch 2.4), the fused AdamW kernel runs:
     one kernel per parameter instead of about ten small operations each, the same update up
-    to rounding. For a 0.8M-parameter GPT on one CPU thread that cuts the optimizer's share
-    of a training step from ~7% to ~3%.
+    to rounding.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
@@ -193,7 +194,7 @@ def train(
     after_step: Callable[[torch.nn.Module], None] | None = None,
 ) -> History:
     """Train ``model`` for ``config.max_steps`` updates of ``loss_fn(model, batch)``, or until
-    ``config.max_minutes`` have passed.
+    ``config.max_minutes`` have passed, or for ``config.budget_minutes`` (re-planning the steps).
 
     ``batches`` is a re-iterable (a DataLoader or a list, cycled epoch after epoch) or a
     zero-argument function that returns a batch. Batches are moved to the model's device.
@@ -220,15 +221,25 @@ def train(
         history = History(**fields)
     else:
         seed_everything(config.seed)
+        history.plan = list(config.plan)
+    if config.budget_minutes is not None and not history.plan:
+        history.plan = [(0, config.max_steps)]  # the first plan
     seconds_before, started = history.seconds, time.perf_counter()
-    if config.max_minutes is not None and seconds_before >= 60 * config.max_minutes:
+    minutes = config.budget_minutes or config.max_minutes
+    if minutes is not None and seconds_before >= 60 * minutes:
         return history  # a resumed run that had already used up its time
+    overhead_every = [every for every, used in ((config.eval_every, eval_fn is not None),
+                                                (config.checkpoint_every, config.checkpoint_path is not None))
+                      if used and every is not None]
+    planner = BudgetPlanner(60 * minutes, seconds_before, overhead_every) if config.budget_minutes else None
+    step, total = start, history.plan[-1][1] if planner else config.max_steps
     model.train()
     wrapped = distributed.wrap(model, ctx)  # averages gradients over processes
-    bar = tqdm(range(start + 1, config.max_steps + 1), initial=start, total=config.max_steps,
-               desc="train", disable=_progress_disabled(config) or not ctx.is_main)
-    for step in bar:
-        lr = lr_at(step, config)
+    bar = tqdm(initial=start, total=total, desc="train",
+               disable=_progress_disabled(config) or not ctx.is_main)
+    while step < total:
+        step, update_started = step + 1, time.perf_counter()
+        lr = lr_at(step, config, history.plan)
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = _to_device(distributed.shard(next(stream), ctx), device)
@@ -245,17 +256,29 @@ def train(
         history.steps.append(step)
         history.train_loss.append(value)
         history.lr.append(lr)
-        out_of_time = (config.max_minutes is not None
-                       and seconds_before + time.perf_counter() - started >= 60 * config.max_minutes)
-        if config.max_minutes is not None:
-            out_of_time = distributed.agree(out_of_time, ctx)
-        last = step == config.max_steps or out_of_time
-        if eval_fn is not None and ctx.is_main and _is_due(step, config.eval_every, last):
+        now = time.perf_counter()
+        planned = total
+        if planner is not None:  # time the update; re-plan the run's length when one is due
+            planner.record_update(now - update_started)
+            planned = planner.replan(step, total, seconds_before + now - started)
+        out_of_time = minutes is not None and seconds_before + now - started >= 60 * minutes
+        if minutes is not None:  # under torchrun, rank 0's clock decides for every process
+            planned, out_of_time = distributed.agree((planned, out_of_time), ctx)
+        if planned != total:
+            total = bar.total = planned
+            history.plan.append((step, total))
+        last = step == total or out_of_time
+        evaluate = eval_fn is not None and ctx.is_main and _is_due(step, config.eval_every, last)
+        checkpoint = (config.checkpoint_path is not None and ctx.is_main
+                      and _is_due(step, config.checkpoint_every, last))
+        if evaluate:
             history.evals[step] = _run_eval(eval_fn, model)
-        if (config.checkpoint_path is not None and ctx.is_main
-                and _is_due(step, config.checkpoint_every, last)):
+        if checkpoint:
             history.seconds = seconds_before + time.perf_counter() - started
             write_checkpoint(config.checkpoint_path, model, optimizer, step, history, config, stream)
+        if planner is not None and (evaluate or checkpoint):
+            planner.record_overhead(time.perf_counter() - now)
+        bar.update(1)
         if step % config.log_every == 0:
             bar.set_postfix(loss=f"{np.mean(history.train_loss[-config.log_every:]):.3f}")
         if out_of_time:
@@ -274,20 +297,15 @@ def steps_within(
     amp: bool = True,
     cpu_amp: bool = False,
 ) -> tuple[int, float]:
-    """How many updates fit in ``minutes``: ``(steps, seconds per step)``.
+    """How many updates fit in ``minutes``: ``(steps, seconds per step)``, a first plan.
 
-    Times ``probe`` updates of a throwaway copy of ``model`` on the first batches (one more
-    update first, as a warm-up), so the model itself is not changed; an update is what
-    ``train`` does by default (AdamW, fused where torch has it, and gradient clipping). The
-    seconds per step are the mean of the timed updates: batches of different lengths take
-    different times, and a run lasts the sum of its steps (planned from the median, chapter
-    09's Transformer got 3,528 steps for 30 minutes and had time for ~2,900). A few steps are a rough
-    guide to a long run (±15% on a busy machine), and another job running on the same cores
-    during the probe can make it several times too slow: plan on an otherwise idle machine, and
-    set ``TrainConfig.max_minutes`` too, so that a budget is a limit. ``amp`` and
-    ``cpu_amp`` mean what they mean in ``TrainConfig``: pass the run's values, since
-    bfloat16 changes the step time. Use the step count as ``TrainConfig.max_steps`` so that
-    learning-rate schedules know the run's length.
+    Times ``probe`` updates of a throwaway copy of ``model`` on the first batches (after one
+    warm-up update), so the model itself is not changed; an update is what ``train`` does by
+    default (fused AdamW, gradient clipping). The seconds per step are the mean of the timed
+    updates: batches of different lengths take different times, and a run lasts their sum. A
+    few updates are a rough guide to a long run (a busy machine can make them twice too slow):
+    pass the steps as ``max_steps`` with ``TrainConfig(budget_minutes=minutes)``, which re-plans
+    as it trains. ``amp``, ``cpu_amp``: the run's values (bfloat16 changes the step time).
     """
     if minutes <= 0 or probe < 1:
         raise ValueError(f"minutes must be > 0 and probe >= 1, got {minutes}, {probe}")

@@ -196,8 +196,8 @@ class StepClock:
 
 
 @pytest.mark.parametrize("training_seconds, steps, seconds", [
-    (1.0, 5, 5.0),  # as probed: plans int(0.95 * 6 s / 1 s) = 5 steps, takes 5 s
-    (2.0, 3, 6.0),  # twice as slow as probed: stops after the step that reaches 6 s
+    (1.0, 6, 6.0),  # as probed: the 6 s budget holds 6 steps of 1 s, and all are used
+    (2.0, 3, 6.0),  # twice as slow as probed: re-planned to the 3 steps that fit in 6 s
 ])
 def test_train_char_gpt_plans_from_the_probe_and_stops_at_the_budget(
         monkeypatch, training_seconds, steps, seconds):
