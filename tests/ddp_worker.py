@@ -34,12 +34,14 @@ def main() -> None:
     parser.add_argument("--checkpoint")
     parser.add_argument("--stop-after", type=int)
     parser.add_argument("--fail-at-step", type=int)
+    parser.add_argument("--budget-minutes", type=float)
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
     config = TrainConfig(max_steps=args.steps, lr=3e-2, warmup_steps=2, min_lr=1e-3,
                          grad_clip=1.0, weight_decay=0.1, progress=False,
+                         budget_minutes=args.budget_minutes,
                          checkpoint_path=args.checkpoint,
                          checkpoint_every=1 if args.checkpoint else None)
     ctx = distributed.context()
@@ -56,7 +58,7 @@ def main() -> None:
                     after_step=after_step, eval_fn=lambda m: {"weight_sum": float(
                         sum(p.sum() for p in m.parameters()))})
     if ctx.is_main:
-        torch.save({"model": model.state_dict(), "loss": history.train_loss,
+        torch.save({"model": model.state_dict(), "loss": history.train_loss, "plan": history.plan,
                     "evals": history.evals, "world_size": ctx.world_size}, args.out)
 
 

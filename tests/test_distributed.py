@@ -62,6 +62,13 @@ def test_a_checkpoint_resumes_with_another_number_of_processes(alone, tmp_path, 
 
 
 @pytest.mark.slow
+def test_a_time_budget_ends_every_process_at_the_same_step(tmp_path):
+    run(tmp_path / "budget.pt", 2, "--budget-minutes", "0.1")  # would hang if ranks disagreed
+    result = torch.load(tmp_path / "budget.pt")
+    assert result["plan"] and 0 < len(result["loss"]) <= result["plan"][-1][1]
+
+
+@pytest.mark.slow
 def test_a_failing_process_ends_the_run_with_its_reason(tmp_path):
     done = run(tmp_path / "never.pt", 2, "--fail-at-step", "3", check=False)
     assert done.returncode != 0
