@@ -107,7 +107,8 @@ def hidden_states(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def last_token_states(model: nn.Module, sequences: Sequence[Sequence[int]],
                       batch_size: int = 256) -> torch.Tensor:
-    """The vectors of every layer at the last token of each sequence: (N, L + 1, D).
+    """The vectors of every layer at the last token of each sequence: (N, L + 1, D) (the
+    layers must be equally wide: an RNN with ``embed_dim == hidden_size``).
 
     Sequences of different lengths are batched by length and right-padded: a causal model's
     state at a real token never sees the padding after it. A ``GPT`` reads at most its
@@ -126,7 +127,11 @@ def last_token_states(model: nn.Module, sequences: Sequence[Sequence[int]],
         tokens = torch.zeros(len(chunk), int(lengths.max()), dtype=torch.long)  # (B, T)
         for row, i in enumerate(chunk):
             tokens[row, : lengths[row]] = torch.tensor(cropped[i])
-        states = torch.stack(layer_states(model, tokens.to(device)), dim=1)  # (B, L + 1, T, D)
+        layers = layer_states(model, tokens.to(device))
+        if len({state.shape[-1] for state in layers}) > 1:
+            raise ValueError(f"the layers have different widths {[s.shape[-1] for s in layers]}: "
+                             "build the model with embed_dim == hidden_size")
+        states = torch.stack(layers, dim=1)  # (B, L + 1, T, D)
         last = states[torch.arange(len(chunk)), :, lengths.to(device) - 1].float().cpu()  # (B, L + 1, D)
         if result is None:
             result = last.new_empty(len(cropped), *last.shape[1:])
