@@ -192,7 +192,8 @@ QUICK_LM_RECIPES = {
 
 def make_bidirectional_lm(kind: str, vocab_size: int, recipe: Mapping) -> AdaptiveBidirectionalLM:
     """Two fresh models of ``kind`` ("lstm" or "gpt") with ``recipe["model"]``'s sizes, no
-    dropout (a few passes over the data do not overfit), and their adaptive softmaxes."""
+    dropout (a few passes over the data do not overfit), and their adaptive softmaxes (the
+    recipe's cutoffs below the vocabulary size; half of it if none is)."""
     if kind == "lstm":
         make = lambda: RNNLanguageModel(vocab_size, cell="lstm", **recipe["model"])  # noqa: E731
         width = recipe["model"]["hidden_size"]
@@ -201,7 +202,8 @@ def make_bidirectional_lm(kind: str, vocab_size: int, recipe: Mapping) -> Adapti
         width = recipe["model"]["embed_dim"]
     else:
         raise ValueError(f"kind must be 'lstm' or 'gpt', got {kind!r}")
-    return AdaptiveBidirectionalLM(make(), make(), width, vocab_size, recipe["cutoffs"])
+    cutoffs = [c for c in recipe["cutoffs"] if c < vocab_size - 1] or [vocab_size // 2]
+    return AdaptiveBidirectionalLM(make(), make(), width, vocab_size, cutoffs)
 
 
 def _direction_loss(lm: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
