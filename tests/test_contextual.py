@@ -243,3 +243,29 @@ def test_bidirectional_lm_trains_briefly_and_gives_features(kind):
     assert 0 < nats < 2 * math.log(len(data.vocab))
     with pytest.raises(ValueError, match="kind must be"):
         wsd.make_bidirectional_lm("cnn", 10, recipe)
+
+
+def test_prepare_builds_ids_and_caps_sentences_per_word():
+    from datasets import Dataset
+
+    def rows(n):
+        return Dataset.from_dict({"word": ["bank"] * n + ["java"] * n,
+                                  "tokens": [["the", "bank", "of", "the", "river"]] * n
+                                  + [["java", "coffee"]] * n,
+                                  "position": [1] * n + [0] * n, "label": [1] * n + [0] * n,
+                                  "sense": ["river"] * n + ["island"] * n})
+
+    senses = {"bank": ["money", "river"], "java": ["island", "language"]}
+    data = wsd.prepare({"train": rows(4), "test": rows(3)}, senses, min_freq=4)
+    assert data.vocab.itos[4:6] == ["the", "bank"]  # "the" 8 times, the others 4
+    assert data.train.ids[0] == [4, 5, 6, 4, 7]
+    assert wsd.target_ids(data.train)[:1] == [5] and data.test.rows_of("java") == [3, 4, 5]
+    rare = wsd.prepare({"train": rows(4), "test": rows(3)}, senses, min_freq=5)
+    assert rare.vocab.itos[4:] == ["the"] and rare.train.ids[0][1] == rare.vocab.unk_id
+    capped = wsd.prepare({"train": rows(4), "test": rows(3)}, senses, max_per_word=(2, 1))
+    assert capped.train.words == ["bank", "bank", "java", "java"] and len(capped.test.ids) == 2
+
+
+def test_adaptive_softmax_cutoffs_fit_a_small_vocabulary():
+    model = wsd.make_bidirectional_lm("lstm", 50, wsd.QUICK_LM_RECIPES["lstm"])  # cutoffs 2000, 6000
+    assert model.forward_head.cutoffs == [25, 50]
