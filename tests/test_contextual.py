@@ -269,3 +269,31 @@ def test_prepare_builds_ids_and_caps_sentences_per_word():
 def test_adaptive_softmax_cutoffs_fit_a_small_vocabulary():
     model = wsd.make_bidirectional_lm("lstm", 50, wsd.QUICK_LM_RECIPES["lstm"])  # cutoffs 2000, 6000
     assert model.forward_head.cutoffs == [25, 50]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gpt"])
+def test_full_lm_recipe_starts_near_uniform_and_trains_two_steps(kind):
+    """The benchmark's recipe at the benchmark's vocabulary size (15,502 words)."""
+    from course_lib.training import TrainConfig, train
+
+    recipe, vocab_size = wsd.LM_RECIPES[kind], 15_502
+    torch.manual_seed(0)
+    model = wsd.make_bidirectional_lm(kind, vocab_size, recipe)
+    stream = torch.randint(vocab_size, (2_000,))
+    T, B = recipe["block_size"], 2
+    batch = (stream[:T].repeat(B, 1), stream[1 : T + 1].repeat(B, 1),
+             stream[T : 2 * T].repeat(B, 1), stream[T + 1 : 2 * T + 1].repeat(B, 1))
+    first = wsd.bidirectional_loss(model, batch).item()
+    # Untrained, the adaptive softmax is about uniform over its head (2,000 words + 2 clusters),
+    # then uniform within a cluster (4,000 and 9,502 words).
+    head, (a, b) = 2_002, recipe["cutoffs"]
+
+    def uniform_nats(targets):
+        sizes = torch.where(targets < a, 1, torch.where(targets < b, b - a, vocab_size - b))
+        return (math.log(head) + sizes.double().log()).mean().item()
+
+    expected = 0.5 * (uniform_nats(batch[1]) + uniform_nats(batch[3]))
+    assert abs(first - expected) < 0.5, (first, expected)
+    history = train(model, wsd.bidirectional_loss, [batch],
+                    TrainConfig(max_steps=2, progress=False, **recipe["train"]))
+    assert all(math.isfinite(loss) for loss in history.train_loss)
