@@ -25,7 +25,7 @@ CPU; aim >= 0.868.
 
     COURSE_DATA_DIR=/work/shared/data python benchmarks/contextual_wsd.py [--threads 1]
 
-``--quick`` runs the same pipeline with tiny models and budgets (a smoke test, ~1 minute).
+``--quick`` runs the same pipeline with tiny models and budgets (a smoke test, about 2 minutes).
 """
 
 from __future__ import annotations
