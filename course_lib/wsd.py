@@ -148,7 +148,7 @@ class AdaptiveBidirectionalLM(BidirectionalLM):
     """A ``BidirectionalLM`` whose two models are trained through adaptive softmax output
     layers (Grave et al., 2017; ``nn.AdaptiveLogSoftmaxWithLoss``) instead of their own.
 
-    With 15,500 words, a full softmax over the vocabulary took about 85% of an LSTM training
+    With 15,500 words, a full softmax over the vocabulary took most (~85%) of an LSTM training
     step on the course CPU; the adaptive softmax computes the frequent words' scores at every
     position and a rare word's cluster (through a smaller projection) only where it occurs.
     Still exact probabilities. The models' own output layers are tied to their embeddings and
