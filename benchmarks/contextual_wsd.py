@@ -1,10 +1,10 @@
 """Static against contextual embeddings on CoarseWSD-20 (issue 19, chapter 11).
 
 Everything is trained on the 23,370 training sentences only, on this machine's CPU: skip-gram
-vectors (chapter 03, at most 3 minutes), a bidirectional LSTM language model (two 2-layer LSTMs, ELMo's recipe)
-and a bidirectional GPT (two 4-block GPTs of chapter 09), each language model within
-``--minutes`` (default 10) of wall-clock training (``course_lib.wsd``, the same code chapter 11
-calls). Senses are then read off frozen vectors, one classifier per word, as the dataset's
+vectors (chapter 03, at most 3 minutes), a bidirectional LSTM language model (two 2-layer
+LSTMs, ELMo's recipe) and a bidirectional GPT (two 4-block GPTs of chapter 09), each language
+model within ``--minutes`` (default 10) of wall-clock training (``course_lib.wsd``, the same
+code chapter 11 calls). Senses are then read off frozen vectors, one classifier per word, as the dataset's
 authors do (the nearest sense centroid by cosine similarity) and by a logistic-regression
 probe; each word's test sentences are scored by accuracy and macro-F1, and the means over the
 20 words are the figures (the authors' averages).
