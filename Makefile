@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint unit notebooks doctor exercises clean-venv
+.PHONY: lab test lint unit notebooks doctor exercises clean-venv \
+	lecture-deps vendor executed slides site lecture
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +29,7 @@ lab: $(BIN)/.installed
 	$(BIN)/course doctor
 	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
-test: $(BIN)/.installed lint
+test: $(BIN)/.installed lint lecture-deps
 	$(BIN)/course exercises check
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -50,3 +51,36 @@ exercises: $(BIN)/.installed
 
 clean-venv:
 	rm -rf $(VENV)
+
+# --- The lecture edition (README: Instructors) ---------------------------------------------
+# Its Python packages (the `lecture` extra) and the JavaScript its pages load (npm, into the
+# git-ignored build/vendor). The browser tests of `make test` need both.
+$(BIN)/.lecture-installed: pyproject.toml $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[lecture]"
+	@touch $@
+
+build/vendor/node_modules/.package-lock.json: site/vendor/package.json site/vendor/package-lock.json $(BIN)/.lecture-installed
+	$(BIN)/python -m course_lib.lecture vendor
+
+lecture-deps: $(BIN)/.lecture-installed build/vendor/node_modules/.package-lock.json
+vendor: lecture-deps
+
+# Every chapter run once into build/executed/$(MODE) (full: the course's results; quick: what
+# CI builds). Re-runs only chapters whose code changed; resumes after an interruption.
+MODE ?= full
+EXECUTED_ENV := TQDM_DISABLE=1 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 \
+	HF_DATASETS_DISABLE_PROGRESS_BARS=1 MPLBACKEND=Agg
+executed: lecture-deps
+	$(EXECUTED_ENV) $(BIN)/python -m course_lib.lecture executed --mode $(MODE)
+
+# Decks and site read the executed edition (full where present, else quick under a banner).
+slides: lecture-deps
+	$(BIN)/python -m course_lib.lecture slides --out build/slides
+
+site: lecture-deps
+	$(BIN)/python -m course_lib.lecture site --out build/site
+
+# What CI checks of it: the quick edition, decks and site, and the browser tests.
+lecture: lecture-deps
+	$(MAKE) executed MODE=quick
+	$(TEST_ENV) $(BIN)/pytest -n 0 -m browser tests/test_lecture_browser.py
