@@ -69,7 +69,7 @@ vendor: lecture-deps
 # CI builds). Re-runs only chapters whose code changed; resumes after an interruption.
 MODE ?= full
 EXECUTED_ENV := TQDM_DISABLE=1 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 \
-	HF_DATASETS_DISABLE_PROGRESS_BARS=1 MPLBACKEND=Agg
+	HF_DATASETS_DISABLE_PROGRESS_BARS=1
 executed: lecture-deps
 	$(EXECUTED_ENV) $(BIN)/python -m course_lib.lecture executed --mode $(MODE)
 

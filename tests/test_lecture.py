@@ -142,3 +142,36 @@ def test_results_table_needs_its_section(tmp_path):
     readme.write_text("# Course\n\nno results here\n")
     with pytest.raises(ValueError, match="Results so far"):
         site.results_table(readme)
+
+
+def test_diagrams_draw_labelled_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    from course_lib import diagrams
+
+    figures = {
+        "unrolled_rnn": diagrams.unrolled_rnn(steps=3),
+        "lstm_cell": diagrams.lstm_cell(),
+        "encoder_decoder": diagrams.encoder_decoder(),
+        "attention_alignment": diagrams.attention_alignment(
+            torch.softmax(torch.randn(2, 3), dim=-1), ["ein", "Hund", "<eos>"], ["a", "dog"]),
+        "transformer_block": diagrams.transformer_block(),
+    }
+    for name, figure in figures.items():
+        texts = [text.get_text() for text in figure.axes[0].texts]
+        assert figure.axes[0].get_title(), f"{name} has no title"
+        assert len(texts) >= 5, f"{name} has too few labels: {texts}"
+    assert "$h_{T}$\ntanh" in [t.get_text() for t in figures["unrolled_rnn"].axes[0].texts]
+    assert "Hund" in [t.get_text() for t in figures["encoder_decoder"].axes[0].texts]
+
+
+def test_attention_diagram_refuses_mismatched_weights():
+    import torch
+
+    from course_lib import diagrams
+
+    with pytest.raises(ValueError, match="len\\(target\\), len\\(source\\)"):
+        diagrams.attention_alignment(torch.ones(2, 2) / 2, ["a", "b", "c"], ["x", "y"])

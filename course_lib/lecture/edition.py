@@ -30,6 +30,8 @@ from pathlib import Path
 import nbformat
 
 MODES = ("quick", "full")
+# Part of every content hash: bump it when the way chapters are run changes their outputs.
+RECIPE = "2: inline figures"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,8 +46,8 @@ def edition_dir(mode: str, build: Path | None = None) -> Path:
 
 
 def content_hash(notebook, mode: str) -> str:
-    """SHA-256 of the mode and the code cells' sources: what decides a chapter's outputs."""
-    digest = hashlib.sha256(mode.encode())
+    """SHA-256 of the recipe, the mode and the code cells' sources: what decides the outputs."""
+    digest = hashlib.sha256(f"{RECIPE}\0{mode}".encode())
     for cell in notebook.cells:
         if cell.cell_type == "code":
             digest.update(b"\0" + cell.source.encode())
@@ -82,7 +84,7 @@ def kernel_env(mode: str, folder: Path) -> dict[str, str]:
     if mode == "quick":
         env["COURSE_QUICK"] = "1"
     env["COURSE_CACHE_DIR"] = str(folder / "cache")
-    env.setdefault("MPLBACKEND", "Agg")
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures into outputs
     env.setdefault("TQDM_DISABLE", "1")
     return env
 
