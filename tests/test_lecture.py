@@ -175,3 +175,15 @@ def test_attention_diagram_refuses_mismatched_weights():
 
     with pytest.raises(ValueError, match="len\\(target\\), len\\(source\\)"):
         diagrams.attention_alignment(torch.ones(2, 2) / 2, ["a", "b", "c"], ["x", "y"])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_every_figure_has_a_caption_and_alt_text(path):
+    """A cell that shows a figure carries mystnb.figure.caption and mystnb.image.alt, which
+    the site and the decks both read."""
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type == "code" and "plt.show()" in cell.source:
+            meta = cell.metadata.get("mystnb", {})
+            caption = meta.get("figure", {}).get("caption", "")
+            alt = meta.get("image", {}).get("alt", "")
+            assert len(caption) > 30 and len(alt) > 30, f"{path.name} cell {index}: no caption/alt"

@@ -252,3 +252,101 @@ def test_student_site_has_exercises_but_no_solutions_or_guide(built):
     assert exercises == sorted(path.stem for path in (edition.ROOT / "exercises").glob("*.ipynb"))
     guide = sorted(path.name for path in (instructor / "guide").glob("[0-9]*.html"))
     assert guide, "the instructor site has no chapter guide"
+
+
+# --- JupyterLab: a chapter's widget, live --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 over a copy of chapter 02 (autosave never touches git)."""
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    chromium_path()
+    root = tmp_path_factory.mktemp("lab")
+    chapter = next(path for path in edition.chapters() if path.name.startswith("02_"))
+    shutil.copy2(chapter, root / chapter.name)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    # Render every cell (JupyterLab 4 leaves off-screen cells out of the page), no news.
+    settings = root / ".settings"
+    for name, values in {"notebook-extension/tracker": '{"windowingMode": "none"}',
+                         "apputils-extension/notification": '{"fetchNews": "false"}'}.items():
+        path = settings / f"@jupyterlab/{name.split('/')[0]}" / f"{name.split('/')[1]}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(values)
+    env = dict(os.environ, COURSE_QUICK="1",
+               MPLBACKEND="module://matplotlib_inline.backend_inline")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+         f"--port={port}", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+         f"--LabApp.user_settings_dir={settings}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.terminate()
+        pytest.fail("JupyterLab did not answer on /api/status within a minute")
+    yield base, token, chapter.name
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_rise_is_installed_for_live_slides():
+    import subprocess
+    import sys
+
+    listing = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
+                             capture_output=True, text=True, check=True)
+    assert "jupyterlab-rise" in listing.stdout + listing.stderr
+
+
+def test_widget_redraws_the_figure_in_jupyterlab(jupyterlab, watched):
+    base, token, name = jupyterlab
+    page = watched.page
+    page.goto(f"{base}/lab/tree/{name}?token={token}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.wait_for_timeout(2_000)
+    if page.locator(".jp-Dialog").count():  # "Select Kernel": take the notebook's own
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        page.wait_for_selector(".jp-Dialog", state="detached")
+    for _ in range(3):  # a click that lands while the kernel starts is sometimes lost
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_selector(".jp-InputPrompt:text-matches('\\[(\\*|1)\\]')",
+                                   timeout=20_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+    slider = page.locator(".widget-slider", has_text="step")
+    try:
+        slider.wait_for(timeout=240_000)
+    except Exception:
+        page.screenshot(path="/tmp/issue18-labfail.png")
+        raise
+    figure = page.locator(".widget-interact img").first
+    figure.wait_for(timeout=60_000)
+    before = figure.get_attribute("src")
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    handle.press("Home")  # step 1 of the sentence: the trellis has one column
+    page.wait_for_function(
+        "before => { const img = document.querySelector('.widget-interact img');"
+        " return img && img.src !== before; }", arg=before, timeout=60_000)
+    assert slider.locator(".widget-readout").inner_text() == "0"
+    assert watched.outside == [], f"JupyterLab asked outside hosts: {watched.outside}"
