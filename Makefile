@@ -25,9 +25,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
-lab: $(BIN)/.installed
+# Opens the course root: notebooks/ and exercises/ one click apart; RISE (the `lecture` extra)
+# presents a chapter as slides, running its cells live.
+lab: $(BIN)/.installed $(BIN)/.lecture-installed
 	$(BIN)/course doctor
-	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) .
 
 test: $(BIN)/.installed lint lecture-deps
 	$(BIN)/course exercises check

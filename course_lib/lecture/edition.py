@@ -159,12 +159,12 @@ def executed_notebook(path: Path, folder: Path) -> tuple[nbformat.NotebookNode, 
     return notebook, True
 
 
-def chapter_with_outputs(path: Path, build_root: Path | None = None):
+def chapter_with_outputs(path: Path, build_root: Path | None = None, modes=("full", "quick")):
     """Chapter ``path`` with full-mode outputs where they are up to date, else quick-mode ones.
 
-    Returns ``(notebook, mode)``; ``mode`` is None when neither edition holds this code.
+    Returns ``(notebook, mode)``; ``mode`` is None when no edition in ``modes`` holds this code.
     """
-    for mode in ("full", "quick"):
+    for mode in modes:
         notebook, found = executed_notebook(path, edition_dir(mode, build_root))
         if found:
             return notebook, mode

@@ -38,8 +38,8 @@ def results_table(readme: Path = ROOT / "README.md") -> str:
     return "# Results\n\nFull-mode figures, the same splits in every chapter.\n\n" + match[1]
 
 
-def chapter_page(path: Path, build_root: Path | None) -> nbformat.NotebookNode:
-    notebook, mode = edition.chapter_with_outputs(path, build_root)
+def chapter_page(path: Path, build_root: Path | None, modes) -> nbformat.NotebookNode:
+    notebook, mode = edition.chapter_with_outputs(path, build_root, modes)
     note = slides.banner(mode)
     if note:
         notebook.cells.insert(1, nbformat.v4.new_markdown_cell(f":::{{warning}}\n{note}\n:::"))
@@ -51,7 +51,7 @@ def toctree(caption: str, entries: list[str]) -> str:
     return f"```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n{lines}\n```\n"
 
 
-def lay_out(source: Path, which: str, build_root: Path | None) -> None:
+def lay_out(source: Path, which: str, build_root: Path | None, modes) -> None:
     """Write the Sphinx sources of edition ``which`` into ``source``."""
     if source.exists():
         shutil.rmtree(source)
@@ -61,7 +61,7 @@ def lay_out(source: Path, which: str, build_root: Path | None) -> None:
     vendor.copy_into(source / "_vendor", ("mathjax", "require.js", "html-manager"))
     chapters = []
     for path in edition.chapters():
-        nbformat.write(chapter_page(path, build_root), source / "chapters" / path.name)
+        nbformat.write(chapter_page(path, build_root, modes), source / "chapters" / path.name)
         chapters.append(f"chapters/{path.stem}")
     (source / "results.md").write_text(results_table(), encoding="utf-8")
     exercises = source / "exercises"
@@ -85,12 +85,15 @@ def lay_out(source: Path, which: str, build_root: Path | None) -> None:
                                      encoding="utf-8")
 
 
-def build(out: Path, build_root: Path | None = None, editions=EDITIONS) -> dict[str, int]:
-    """Build each edition into ``out/<edition>``; return the number of HTML pages of each."""
+def build(out: Path, build_root: Path | None = None, editions=EDITIONS,
+          modes=("full", "quick")) -> dict[str, int]:
+    """Build each edition into ``out/<edition>``; return the number of HTML pages of each.
+
+    Chapters take their outputs from the first executed edition in ``modes`` that is current."""
     pages = {}
     for which in editions:
         source, html = out / "_src" / which, out / which
-        lay_out(source, which, build_root)
+        lay_out(source, which, build_root, modes)
         env = dict(os.environ, COURSE_SITE_EDITION=which)
         subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W",
                         "--keep-going", "-j", "1", str(source), str(html)], check=True, env=env)

@@ -53,14 +53,16 @@ def exporter():
     return slides
 
 
-def build(out: Path, build_root: Path | None = None) -> dict[str, int]:
-    """Write a deck per chapter and an index into ``out``; return slides per deck."""
+def build(out: Path, build_root: Path | None = None, modes=("full", "quick")) -> dict[str, int]:
+    """Write a deck per chapter and an index into ``out``; return slides per deck.
+
+    Each deck takes the first edition in ``modes`` that holds its chapter's current code."""
     out.mkdir(parents=True, exist_ok=True)
     vendor.copy_into(out / "vendor")
     slides = exporter()
     counts, rows = {}, []
     for path in edition.chapters():
-        notebook, mode = edition.chapter_with_outputs(path, build_root)
+        notebook, mode = edition.chapter_with_outputs(path, build_root, modes)
         body, _ = slides.from_notebook_node(notebook, resources={"course_banner": banner(mode)})
         deck = f"{path.stem}.slides.html"
         (out / deck).write_text(body, encoding="utf-8")
