@@ -63,6 +63,7 @@ $(BIN)/.lecture-installed: pyproject.toml $(BIN)/.installed
 
 build/vendor/node_modules/.package-lock.json: site/vendor/package.json site/vendor/package-lock.json $(BIN)/.lecture-installed
 	$(BIN)/python -m course_lib.lecture vendor
+	@touch $@
 
 lecture-deps: $(BIN)/.lecture-installed build/vendor/node_modules/.package-lock.json
 vendor: lecture-deps

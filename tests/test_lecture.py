@@ -2,6 +2,7 @@
 deck slide counts and the site's sources."""
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -187,3 +188,29 @@ def test_every_figure_has_a_caption_and_alt_text(path):
             caption = meta.get("figure", {}).get("caption", "")
             alt = meta.get("image", {}).get("alt", "")
             assert len(caption) > 30 and len(alt) > 30, f"{path.name} cell {index}: no caption/alt"
+
+
+def _predict_questions(path: Path) -> int:
+    """How many numbered questions the chapter's "predict" section asks (0 when none)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        heading = cell.source.splitlines()[0].lower() if cell.source else ""
+        if cell.cell_type == "markdown" and heading.startswith("#") and "predict" in heading:
+            section = re.split(r"\n#+ ", cell.source)[0]
+            return len(re.findall(r"^\d+\. ", section, re.M))
+    return 0
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_teaching_guide_covers_the_chapter(path):
+    guide = edition.ROOT / "site" / "guide" / f"{path.stem}.md"
+    assert guide.exists(), f"no teaching guide page for {path.name}"
+    text = guide.read_text(encoding="utf-8")
+    assert not re.search(r"\bTODO\b|\bTBD\b|FIXME", text)
+    for section in ("## Lecture plan", "## Mistakes students make", "## Learning goals"):
+        assert section in text, f"{guide.name} lacks {section!r}"
+    minutes = [int(end) for end in re.findall(r"^\| \d+–(\d+) \|", text, re.M)]
+    assert minutes == sorted(minutes) and 50 <= minutes[-1] <= 75, minutes
+    questions = _predict_questions(path)
+    if questions:
+        answers = text.split("answers\n", 1)[1].split("\n## ", 1)[0]
+        assert len(re.findall(r"^\d+\. \*\*", answers, re.M)) == questions, guide.name
