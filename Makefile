@@ -71,10 +71,11 @@ vendor: lecture-deps
 # Every chapter run once into build/executed/$(MODE) (full: the course's results; quick: what
 # CI builds). Re-runs only chapters whose code changed; resumes after an interruption.
 MODE ?= full
+JOBS ?= 1
 EXECUTED_ENV := TQDM_DISABLE=1 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 \
 	HF_DATASETS_DISABLE_PROGRESS_BARS=1
 executed: lecture-deps
-	$(EXECUTED_ENV) $(BIN)/python -m course_lib.lecture executed --mode $(MODE)
+	$(EXECUTED_ENV) $(BIN)/python -m course_lib.lecture executed --mode $(MODE) --jobs $(JOBS)
 
 # Decks and site read the executed edition (full where present, else quick under a banner).
 slides: lecture-deps
@@ -85,5 +86,5 @@ site: lecture-deps
 
 # What CI checks of it: the quick edition, decks and site, and the browser tests.
 lecture: lecture-deps
-	$(MAKE) executed MODE=quick
+	$(MAKE) executed MODE=quick JOBS=2
 	$(TEST_ENV) $(BIN)/pytest -n 0 -m browser tests/test_lecture_browser.py

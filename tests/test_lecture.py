@@ -214,3 +214,21 @@ def test_teaching_guide_covers_the_chapter(path):
     if questions:
         answers = text.split("answers\n", 1)[1].split("\n## ", 1)[0]
         assert len(re.findall(r"^\d+\. \*\*", answers, re.M)) == questions, guide.name
+
+
+def test_parallel_build_keeps_every_finished_chapter(tmp_path):
+    sources = tmp_path / "notebooks"
+    sources.mkdir()
+    paths = [_write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), sources,
+                    f"0{i}_toy.ipynb")
+             for i, code in enumerate(["print(0)", "raise ValueError('broken chapter')", "print(2)"])]
+    with pytest.raises(Exception, match="broken chapter"):
+        edition.build("quick", build_root=tmp_path, sources=paths, jobs=2, log=lambda line: None)
+    manifest = edition.read_manifest(edition.edition_dir("quick", tmp_path))
+    assert set(manifest) == {"00_toy", "02_toy"}
+    assert manifest["02_toy"]["parallel_chapters"] == 2
+
+
+def test_full_mode_runs_one_chapter_at_a_time():
+    with pytest.raises(ValueError, match="only quick mode"):
+        edition.build("full", jobs=2)

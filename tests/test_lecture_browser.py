@@ -54,7 +54,7 @@ def built(tmp_path_factory):
     """Decks and both site editions, from the quick edition (built here if out of date)."""
     chromium_path()
     vendor.install()
-    edition.build("quick", log=lambda line: None)
+    edition.build("quick", jobs=2, log=lambda line: None)  # CI's 2 cores
     out = tmp_path_factory.mktemp("lecture")
     counts = slides.build(out / "slides", modes=("quick",))  # what CI has, whatever is here
     pages = site.build(out / "site", modes=("quick",))

@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     executed.add_argument("--mode", choices=("quick", "full"), default="full")
     executed.add_argument("--only", nargs="*", help="chapter prefixes, e.g. 07 08")
     executed.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    executed.add_argument("--jobs", type=int, default=1,
+                          help="chapters run at once (quick mode only)")
 
     slides = commands.add_parser("slides", help="one offline reveal.js deck per chapter")
     slides.add_argument("--out", type=Path, default=Path("build/slides"))
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         from course_lib.lecture import edition
 
         try:
-            manifest = edition.build(args.mode, only=args.only, timeout=args.timeout)
+            manifest = edition.build(args.mode, only=args.only, timeout=args.timeout,
+                                     jobs=args.jobs)
         except CellExecutionError as error:  # nbclient's message holds the whole traceback
             print(f"a cell failed; the chapters before it were kept:\n...{str(error)[-1500:]}")
             return 1

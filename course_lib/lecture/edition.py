@@ -100,40 +100,74 @@ def run_chapter(path: Path, mode: str, folder: Path, timeout: int | None) -> nbf
     return notebook
 
 
+def run_timed(path: Path, mode: str, folder: Path, timeout: int | None) -> tuple[str, float]:
+    """``run_chapter``, returning the executed notebook as JSON text and the seconds it took."""
+    start = time.perf_counter()
+    notebook = run_chapter(path, mode, folder, timeout)
+    return nbformat.writes(notebook, version=4), time.perf_counter() - start
+
+
 def build(mode: str, *, only: list[str] | None = None, build_root: Path | None = None,
-          timeout: int | None = None, sources: list[Path] | None = None, log=print) -> dict:
+          timeout: int | None = None, sources: list[Path] | None = None, jobs: int = 1,
+          log=print) -> dict:
     """Run every chapter (or those whose names start with ``only``) that is out of date.
 
-    ``sources`` replaces the chapter notebooks (the tests pass small ones).
+    ``sources`` replaces the chapter notebooks (the tests pass small ones). ``jobs`` > 1 runs
+    that many chapters at once, each in its own process and kernel: quick mode only, since
+    full mode's budgets are wall-clock minutes and chapter 10 reads chapter 09's checkpoint.
 
-    Returns the manifest. A failing cell stops the build with nbclient's error, after the
-    chapters before it were kept.
+    Returns the manifest. A failing cell stops the build with nbclient's error; every chapter
+    that finished before it is kept.
     """
+    if jobs > 1 and mode != "quick":
+        raise ValueError(f"jobs={jobs}: only quick mode runs chapters in parallel; full mode's "
+                         "budgets are wall-clock minutes and chapter 10 reads chapter 09's model")
     folder = edition_dir(mode, build_root)
     (folder / "cache").mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(folder)
     device = describe_device()
+    todo = []
     for path in sources or chapters():
         if only and not any(path.name.startswith(prefix) for prefix in only):
             continue
-        source = nbformat.read(path, as_version=4)
-        digest = content_hash(source, mode)
-        target = folder / "notebooks" / path.name
+        digest = content_hash(nbformat.read(path, as_version=4), mode)
         record = manifest.get(path.stem, {})
-        if record.get("hash") == digest and target.exists():
+        if record.get("hash") == digest and (folder / "notebooks" / path.name).exists():
             log(f"{path.stem}: up to date ({record['seconds']:.0f} s on {record['device']})")
-            continue
-        log(f"{path.stem}: running in {mode} mode on {device} ...")
-        start = time.perf_counter()
-        executed = run_chapter(path, mode, folder, timeout)
-        seconds = time.perf_counter() - start
-        write_atomically(target, nbformat.writes(executed, version=4))
+        else:
+            todo.append((path, digest))
+
+    def keep(path: Path, digest: str, text: str, seconds: float) -> None:
+        write_atomically(folder / "notebooks" / path.name, text)
         manifest[path.stem] = {
             "hash": digest, "mode": mode, "device": device, "seconds": round(seconds, 1),
+            "parallel_chapters": jobs,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         write_atomically(folder / "manifest.json", json.dumps(manifest, indent=1) + "\n")
         log(f"{path.stem}: {seconds:.0f} s")
+
+    if jobs <= 1:
+        for path, digest in todo:
+            log(f"{path.stem}: running in {mode} mode on {device} ...")
+            keep(path, digest, *run_timed(path, mode, folder, timeout))
+        return manifest
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    failure = None
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+        runs = {pool.submit(run_timed, path, mode, folder, timeout): (path, digest)
+                for path, digest in todo}
+        log(f"running {len(runs)} chapters in {mode} mode, {jobs} at a time, on {device} ...")
+        for future in as_completed(runs):
+            try:
+                keep(*runs[future], *future.result())
+            except Exception as error:  # keep the others' results, then raise the first
+                failure = failure or error
+    if failure is not None:
+        raise failure
     return manifest
 
 
