@@ -72,7 +72,7 @@ def lstm_cell():
              (42, "$g_t$ = tanh", "candidate"), (56, "$o_t$ = σ", "output")]
     for x, label, role in gates:
         _box(ax, x, 20, label, "state", width=10, height=5, fontsize=9)
-        ax.text(x, 15, role, ha="center", fontsize=7, color="#546e7a")
+        ax.text(x + 1, 13.5, role, ha="left", fontsize=7, color="#546e7a")  # beside its arrow
         _arrow(ax, (x, 10.5), (x, 17.2), colour="#90a4ae")
     ax.plot([6, 62], [10, 10], color="#90a4ae", linewidth=1.2)
     ax.text(2, 6, "$[x_t, h_{t-1}]$", fontsize=9)

@@ -1,4 +1,4 @@
-"""``python -m course_lib.lecture COMMAND``: the lecture edition's builders (see ``make help``)."""
+"""``python -m course_lib.lecture COMMAND``: the lecture edition's builders (README: Instructors)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     executed.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     executed.add_argument("--jobs", type=int, default=1,
                           help="chapters run at once (quick mode only)")
+    executed.add_argument("--force", action="store_true",
+                          help="re-run even chapters whose code is unchanged (after a library change)")
 
     slides = commands.add_parser("slides", help="one offline reveal.js deck per chapter")
     slides.add_argument("--out", type=Path, default=Path("build/slides"))
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             manifest = edition.build(args.mode, only=args.only, timeout=args.timeout,
-                                     jobs=args.jobs)
+                                     jobs=args.jobs, force=args.force)
         except CellExecutionError as error:  # nbclient's message holds the whole traceback
             print(f"a cell failed; the chapters before it were kept:\n...{str(error)[-1500:]}")
             return 1

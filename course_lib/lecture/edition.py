@@ -109,8 +109,11 @@ def run_timed(path: Path, mode: str, folder: Path, timeout: int | None) -> tuple
 
 def build(mode: str, *, only: list[str] | None = None, build_root: Path | None = None,
           timeout: int | None = None, sources: list[Path] | None = None, jobs: int = 1,
-          log=print) -> dict:
+          force: bool = False, log=print) -> dict:
     """Run every chapter (or those whose names start with ``only``) that is out of date.
+
+    The hash covers a chapter's code, not ``course_lib``: after a library change that alters
+    outputs, pass ``force=True`` (``--force``) to re-run the chapters selected.
 
     ``sources`` replaces the chapter notebooks (the tests pass small ones). ``jobs`` > 1 runs
     that many chapters at once, each in its own process and kernel: quick mode only, since
@@ -132,7 +135,8 @@ def build(mode: str, *, only: list[str] | None = None, build_root: Path | None =
             continue
         digest = content_hash(nbformat.read(path, as_version=4), mode)
         record = manifest.get(path.stem, {})
-        if record.get("hash") == digest and (folder / "notebooks" / path.name).exists():
+        current = record.get("hash") == digest and (folder / "notebooks" / path.name).exists()
+        if current and not force:
             log(f"{path.stem}: up to date ({record['seconds']:.0f} s on {record['device']})")
         else:
             todo.append((path, digest))
