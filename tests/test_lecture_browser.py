@@ -224,6 +224,10 @@ def test_site_pages_load_clean_in_the_browser(built, served, browser, which):
             if relative.endswith(f"chapters/{edition.chapters()[1].stem}.html"):
                 assert "quick-mode outputs" in loaded.inner_text("main")
             page.assert_clean(relative)
+            unlabelled = loaded.evaluate(
+                "Array.from(document.querySelectorAll('main img')).filter(i => !i.alt.trim())"
+                ".map(i => i.src.slice(0, 60))")
+            assert unlabelled == [], f"{relative}: figures without alt text"
         finally:
             page.close()
 

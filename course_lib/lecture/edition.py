@@ -75,7 +75,10 @@ def describe_device() -> str:
         import torch
 
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{device.type} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    import torch
+
+    return (f"{device.type} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} torch threads)")
 
 
 def kernel_env(mode: str, folder: Path) -> dict[str, str]:
