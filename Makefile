@@ -17,7 +17,8 @@ PYTEST_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint unit notebooks doctor exercises clean-venv
+.PHONY: lab test lint unit notebooks doctor exercises clean-venv \
+	lecture-deps vendor executed slides site lecture
 
 # Rebuild the stamp (reinstall) when it records another TORCH_SPEC, or none (an old stamp).
 ifneq ($(strip $(file < $(BIN)/.installed)),$(strip $(TORCH_SPEC)))
@@ -32,12 +33,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@printf '%s\n' '$(TORCH_SPEC)' > $@
 
-# Kernels inherit the environment: `COURSE_QUICK=1 make lab` opens every chapter in quick mode.
-lab: $(BIN)/.installed
+# Opens the course root: notebooks/ and exercises/ one click apart; RISE (the `lecture` extra)
+# presents a chapter as slides, running its cells live. Kernels inherit the environment:
+# `COURSE_QUICK=1 make lab` opens every chapter in quick mode.
+lab: $(BIN)/.installed $(BIN)/.lecture-installed
 	@$(BIN)/course doctor || echo "course doctor found problems (above); opening JupyterLab anyway"
-	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) .
 
-test: $(BIN)/.installed lint
+test: $(BIN)/.installed lint lecture-deps
 	$(BIN)/course exercises check
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -59,3 +62,38 @@ exercises: $(BIN)/.installed
 
 clean-venv:
 	rm -rf $(VENV)
+
+# --- The lecture edition (README: Instructors) ---------------------------------------------
+# Its Python packages (the `lecture` extra) and the JavaScript its pages load (npm, into the
+# git-ignored build/vendor). The browser tests of `make test` need both.
+$(BIN)/.lecture-installed: pyproject.toml $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[lecture]"
+	@touch $@
+
+build/vendor/node_modules/.package-lock.json: site/vendor/package.json site/vendor/package-lock.json $(BIN)/.lecture-installed
+	$(BIN)/python -m course_lib.lecture vendor
+	@touch $@
+
+lecture-deps: $(BIN)/.lecture-installed build/vendor/node_modules/.package-lock.json
+vendor: lecture-deps
+
+# Every chapter run once into build/executed/$(MODE) (full: the course's results; quick: what
+# CI builds). Re-runs only chapters whose code changed; resumes after an interruption.
+MODE ?= full
+JOBS ?= 1
+EXECUTED_ENV := TQDM_DISABLE=1 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 \
+	HF_DATASETS_DISABLE_PROGRESS_BARS=1
+executed: lecture-deps
+	$(EXECUTED_ENV) $(BIN)/python -m course_lib.lecture executed --mode $(MODE) --jobs $(JOBS)
+
+# Decks and site read the executed edition (full where present, else quick under a banner).
+slides: lecture-deps
+	$(BIN)/python -m course_lib.lecture slides --out build/slides
+
+site: lecture-deps
+	$(BIN)/python -m course_lib.lecture site --out build/site
+
+# What CI checks of it: the quick edition, decks and site, and the browser tests.
+lecture: lecture-deps
+	$(MAKE) executed MODE=quick JOBS=2
+	$(TEST_ENV) $(BIN)/pytest -n 0 -m browser tests/test_lecture_browser.py
