@@ -61,6 +61,8 @@ def fake_venv(tmp_path):
         script.chmod(0o755)
     (bin_dir / ".installed").write_text("torch==2.13.0\n")
     os.utime(bin_dir / ".installed", (time.time() + 60, time.time() + 60))  # newer than pyproject
+    (bin_dir / ".lecture-installed").write_text("")  # the lecture extra, installed after it
+    os.utime(bin_dir / ".lecture-installed", (time.time() + 120, time.time() + 120))
     return tmp_path / "venv"
 
 
