@@ -29,20 +29,13 @@ import time
 import torch
 
 from course_lib.corpora import load_multi30k
-from course_lib.data import make_loader
-from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
 from course_lib.metrics import corpus_bleu, metric_signature
-from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq, seq2seq_loss
-from course_lib.models.transformer import TransformerSeq2Seq, transformer_seq2seq_loss
-from course_lib.training import TrainConfig, evaluate_loss, steps_within, train
-from course_lib.translation import MULTI30K_RECIPES, load_multi30k_translation, translate
-
-MODEL_CLASSES = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
+from course_lib.translation import MULTI30K_RECIPES, train_multi30k, translate
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", choices=sorted(MODEL_CLASSES), required=True)
+    parser.add_argument("--model", choices=sorted(MULTI30K_RECIPES), required=True)
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget (default 30)")
     parser.add_argument("--steps", type=int, help="train exactly this many steps instead")
     parser.add_argument("--plan", type=ast.literal_eval, default=(),
@@ -55,37 +48,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    device = get_device()
-    data = load_multi30k_translation("de", "en")
-    src_vocab, tgt_vocab = data.src_vocab, data.tgt_vocab
-    recipe = MULTI30K_RECIPES[args.model]
-    loss_fn = transformer_seq2seq_loss if args.model == "transformer" else seq2seq_loss
-    train_pairs = data["train"]
-    loader = make_loader(train_pairs, 128, pad_id=tgt_vocab.pad_id, lengths=[len(s) for s, _ in train_pairs])
-    val_loader = make_loader(data["validation"], 128, pad_id=tgt_vocab.pad_id, shuffle=False,
-                             lengths=[len(s) for s, _ in data["validation"]])
-    seed_everything(0)
-    model = MODEL_CLASSES[args.model](len(src_vocab), len(tgt_vocab), pad_id=tgt_vocab.pad_id,
-                                      **recipe["model"]).to(device)
-    cpu_amp = recipe["train"].get("cpu_amp", False)
-    budget_steps, step_seconds = steps_within(args.minutes, model, loss_fn, loader, probe=16,
-                                              cpu_amp=cpu_amp)
-    steps = args.steps or budget_steps
-    print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters; "
-          f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {args.minutes:g} min; "
-          f"training {steps} steps{' (first plan)' if not args.steps else ''} = "
-          f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: "
-          f"{cpu_amp and cpu_has_native_bf16()}", flush=True)
     if args.plan and not args.steps:
         raise SystemExit("--plan replays a budgeted run: give its steps too (--steps)")
-    first_plan = args.plan[0][1] if args.plan else steps  # warm-up and validations follow the first plan
-    train_settings = dict(recipe["train"])
-    train_settings["warmup_steps"] = min(train_settings.get("warmup_steps", 0), first_plan // 10)
-    history = train(model, loss_fn, loader,
-                    TrainConfig(max_steps=steps, budget_minutes=None if args.steps else args.minutes,
-                                plan=tuple(map(tuple, args.plan)), eval_every=max(1, first_plan // 10),
-                                progress=False, **train_settings),
-                    eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
+    model, history, data = train_multi30k(args.model, args.minutes, args.steps, args.plan,
+                                          log=lambda line: print(line, flush=True))
+    src_vocab, tgt_vocab = data.src_vocab, data.tgt_vocab
     for step, loss in zip(*history.metric("val_loss"), strict=True):
         print(f"  step {step:5d}: validation loss {loss:.3f}", flush=True)
     trained = history.steps[-1]

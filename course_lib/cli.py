@@ -171,17 +171,24 @@ def _train(args: argparse.Namespace) -> int:
 
     device = get_device()
     ctx = distributed.context(device)
-    train_ids, val_ids, vocab = lm.char_stream()
     if ctx.is_main:
         print(f"{args.recipe}: {args.minutes:g} min on {ctx.world_size} process(es), "
               f"{describe(device)}", flush=True)
-    model, history = lm.train_char_gpt(train_ids, len(vocab), args.minutes, device=device,
-                                       seed=args.seed)
-    if ctx.is_main:
+    if args.recipe == "gpt-char":
+        train_ids, val_ids, vocab = lm.char_stream()
+        model, history = lm.train_char_gpt(train_ids, len(vocab), args.minutes, device=device,
+                                           seed=args.seed)
         block = lm.CHAR_GPT_RECIPE["model"]["block_size"]
-        nats = lm.window_nats(model, val_ids.to(device), block)
-        print(f"trained {history.steps[-1]} steps in {history.seconds / 60:.2f} min; "
-              f"validation {nats:.4f} nats/char")
+        result = f"validation {lm.window_nats(model, val_ids.to(device), block):.4f} nats/char"
+    else:
+        from course_lib.translation import train_multi30k
+
+        model, history, _ = train_multi30k(args.recipe.removeprefix("multi30k-"), args.minutes,
+                                           args.steps, device=device,
+                                           log=lambda line: ctx.is_main and print(line))
+        result = f"validation loss {history.last('val_loss'):.3f}" if ctx.is_main else ""
+    if ctx.is_main:
+        print(f"trained {history.steps[-1]} steps in {history.seconds / 60:.2f} min; {result}")
         if args.out:
             torch.save(model.state_dict(), args.out)
             print(f"saved the weights to {args.out}")
@@ -218,9 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a course recipe (runs data-parallel under torchrun)",
         description="Train a recipe of the course. Under `torchrun --nproc_per_node=N -m "
         "course_lib.cli train ...` it trains data-parallel (see course_lib.distributed).")
-    train.add_argument("recipe", choices=["gpt-char"],
-                       help="gpt-char: chapter 09's character GPT on Tiny Shakespeare")
+    train.add_argument("recipe", choices=["gpt-char", "multi30k-transformer", "multi30k-attention",
+                                          "multi30k-seq2seq"],
+                       help="gpt-char: chapter 09's character GPT on Tiny Shakespeare; "
+                       "multi30k-*: the translation recipes of chapters 07-09")
     train.add_argument("--minutes", type=float, default=10.0, help="time budget (default 10)")
+    train.add_argument("--steps", type=int, help="multi30k-*: exactly this many steps instead")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="save the trained weights here (rank 0)")
     train.set_defaults(run=_train)

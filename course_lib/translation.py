@@ -158,3 +158,55 @@ MULTI30K_RECIPES = {
                       cpu_amp=True),
     },
 }
+
+
+def train_multi30k(name: str, minutes: float = 30.0, steps: int | None = None,
+                   plan: Sequence[tuple[int, int]] = (), device=None, log=print):
+    """Train the chapters' recipe ``name`` (a key of ``MULTI30K_RECIPES``) on Multi30k de->en:
+    ``(model, history, data)``.
+
+    With a time budget (the default) ``steps_within`` makes a first plan and
+    ``TrainConfig(budget_minutes=minutes)`` re-plans as training goes, as the chapters do; with
+    ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again. Validation loss
+    is measured ten times. Batches of 128 sentence pairs; under ``torchrun`` every process
+    takes its slice of each (``course_lib.distributed``). ``log`` gets one line about the plan.
+    """
+    from course_lib.data import make_loader
+    from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
+    from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq, seq2seq_loss
+    from course_lib.models.transformer import TransformerSeq2Seq, transformer_seq2seq_loss
+    from course_lib.training import TrainConfig, evaluate_loss, steps_within, train
+
+    classes = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
+    if name not in classes:
+        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(classes)}")
+    if plan and not steps:
+        raise ValueError("a plan replays a budgeted run: give its steps too")
+    device = device or get_device()
+    data = load_multi30k_translation("de", "en")
+    pad_id, recipe = data.tgt_vocab.pad_id, MULTI30K_RECIPES[name]
+    loss_fn = transformer_seq2seq_loss if name == "transformer" else seq2seq_loss
+    loader = make_loader(data["train"], 128, pad_id=pad_id, lengths=[len(s) for s, _ in data["train"]])
+    val_loader = make_loader(data["validation"], 128, pad_id=pad_id, shuffle=False,
+                             lengths=[len(s) for s, _ in data["validation"]])
+    seed_everything(0)
+    model = classes[name](len(data.src_vocab), len(data.tgt_vocab), pad_id=pad_id,
+                          **recipe["model"]).to(device)
+    cpu_amp = recipe["train"].get("cpu_amp", False)
+    budget_steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16,
+                                              cpu_amp=cpu_amp)
+    budgeted = steps is None
+    steps = steps or budget_steps
+    log(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters; "
+        f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {minutes:g} min; training "
+        f"{steps} steps{' (first plan)' if budgeted else ''} = "
+        f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
+    first_plan = plan[0][1] if plan else steps  # warm-up and validations follow the first plan
+    settings = dict(recipe["train"])
+    settings["warmup_steps"] = min(settings.get("warmup_steps", 0), first_plan // 10)
+    config = TrainConfig(max_steps=steps, budget_minutes=minutes if budgeted else None,
+                         plan=tuple(map(tuple, plan)), eval_every=max(1, first_plan // 10),
+                         progress=False, **settings)
+    history = train(model, loss_fn, loader, config,
+                    eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
+    return model, history, data

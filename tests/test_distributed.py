@@ -111,3 +111,14 @@ def test_course_train_runs_data_parallel_under_torchrun(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("nats/char") == 1  # rank 0 alone reports
     assert "on 2 process(es)" in done.stdout and out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("COURSE_DATA_DIR"), reason="set COURSE_DATA_DIR to the corpus mirror")
+def test_course_train_runs_a_translation_recipe_under_torchrun(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "course_lib.cli", "train", "multi30k-transformer", "--steps", "2"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("trained 2 steps") == 1 and "validation loss" in done.stdout
