@@ -54,7 +54,8 @@ def built(tmp_path_factory):
     """Decks and both site editions, from the quick edition (built here if out of date)."""
     chromium_path()
     vendor.install()
-    edition.build("quick", jobs=2, log=lambda line: None)  # CI's 2 cores
+    # CI's 2 cores; a cell stuck for 10 minutes fails, as under nbval's --nbval-cell-timeout.
+    edition.build("quick", jobs=2, timeout=600, log=lambda line: None)
     out = tmp_path_factory.mktemp("lecture")
     counts = slides.build(out / "slides", modes=("quick",))  # what CI has, whatever is here
     pages = site.build(out / "site", modes=("quick",))
