@@ -54,7 +54,8 @@ def built(tmp_path_factory):
     """Decks and both site editions, from the quick edition (built here if out of date)."""
     chromium_path()
     vendor.install()
-    edition.build("quick", jobs=2, log=lambda line: None)  # CI's 2 cores
+    # CI's 2 cores; a cell stuck for 10 minutes fails, as under nbval's --nbval-cell-timeout.
+    edition.build("quick", jobs=2, timeout=600, log=lambda line: None)
     out = tmp_path_factory.mktemp("lecture")
     counts = slides.build(out / "slides", modes=("quick",))  # what CI has, whatever is here
     pages = site.build(out / "site", modes=("quick",))
@@ -146,6 +147,24 @@ def test_deck_navigates_offline_with_notes(built, served, watched, path):
     images = page.evaluate("Array.from(document.images).map(img => img.alt)")
     assert all(alt.strip() for alt in images), f"{deck}: figures without alt text"
     watched.assert_clean(deck)
+
+
+def test_speaker_view_shows_the_notes(built, served, watched):
+    """Press s on a slide with a notes cell: reveal.js's speaker window shows that text."""
+    page = watched.open(f"{served}/slides/{edition.chapters()[1].stem}.slides.html")
+    page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=15_000)
+    notes = page.locator("aside.notes").first
+    expected = " ".join(notes.evaluate("n => n.textContent").split())[:40]
+    page.evaluate("n => Reveal.slide(...Object.values(Reveal.getIndices(n.closest('section'))))",
+                  notes.element_handle())
+    with page.expect_popup() as opened:
+        page.keyboard.press("s")
+    speaker = opened.value
+    speaker.wait_for_selector(".speaker-controls-notes", timeout=15_000)
+    speaker.wait_for_function(
+        "text => document.querySelector('.speaker-controls-notes').innerText.replace(/\\s+/g, ' ')"
+        ".includes(text)", arg=expected, timeout=15_000)
+    watched.assert_clean("speaker view")
 
 
 def test_deck_index_lists_every_deck(built):

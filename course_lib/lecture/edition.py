@@ -154,7 +154,7 @@ def build(mode: str, *, only: list[str] | None = None, build_root: Path | None =
         write_atomically(folder / "manifest.json", json.dumps(manifest, indent=1) + "\n")
         log(f"{path.stem}: {seconds:.0f} s")
 
-    if jobs <= 1:
+    if jobs <= 1 or len(todo) <= 1:
         for path, digest in todo:
             log(f"{path.stem}: running in {mode} mode on {device} ...")
             keep(path, digest, *run_timed(path, mode, folder, timeout))
