@@ -195,7 +195,8 @@ def test_the_kernel_runs_unprivileged_alone_and_offline(kernel_view):
 @pytest.mark.slow
 def test_the_kernel_sees_no_instructor_files(kernel_view):
     assert kernel_view["solutions"] == "False"
-    assert set(eval(kernel_view["repository"])) <= {"course_lib", ".venv"}
+    bound = {p.relative_to(ROOT).parts[0] for p in sandbox.read_only_paths() if p.is_relative_to(ROOT)}
+    assert set(eval(kernel_view["repository"])) <= bound <= {"course_lib", ".venv", ".cache"}
     assert kernel_view["read_only"] == "False"
     environment = eval(kernel_view["environment"])
     assert "COURSE_GRADER_CANARY" not in environment  # nothing of the grader's own environment
