@@ -1,9 +1,10 @@
 """Run the instructor's tests in the grader's own process, against proxies of the student's code.
 
-``run_tests(exercise, bridge, timeout)`` gives one entry per test (see ``test_entry``). For each
-test part (visible, then hidden) the namespace is built afresh: the instructor's setup cells are
-executed here, then each name the solution cells define is bound to the student's object as
-the kernel reports it (``KernelBridge.describe``). The test's own imports and helpers are the
+``run_tests(exercise, bridge, timeout)`` gives one entry per test (see ``test_entry``). Each
+test gets a namespace of its own: the instructor's setup cells are executed here, then each
+name the solution cells define is bound to the student's object as the kernel reports it
+(``KernelBridge.describe``); the test's hidden part later runs in the namespace its visible part
+left. The test's own imports and helpers are the
 grader's: untouched by anything the student ran.
 
 Messages: a visible failure shows the test's line and the error (cleaned, at most
