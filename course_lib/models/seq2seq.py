@@ -17,7 +17,7 @@ L layers, V target vocabulary, Hs = H x directions the encoder's output size.
   ``[h_t; c; embed(y_{t-1})]`` -- still one fixed-size vector, but one the decoder cannot
   overwrite as it goes.
 * ``AttentionSeq2Seq`` (Bahdanau et al. 2015 style): at step t the previous top-layer state
-  h_{t-1} queries the encoder outputs (``course_lib.models.attention``), giving a context
+  h_{t-1} queries the encoder outputs (``course_lib.models.rnn_attention``), giving a context
   c_t; the RNN reads ``[embed(y_{t-1}); c_t]`` and the output layer sees
   ``[h_t; c_t; embed(y_{t-1})]``.
 
@@ -45,8 +45,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_lib.models.attention import make_attention
 from course_lib.models.rnn import check_cell_type
+from course_lib.models.rnn_attention import make_attention
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # h (L, B, H) or (h, c)
 _RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -1,7 +1,7 @@
 """Transformers: an encoder-decoder for translation and a decoder-only GPT, with a KV cache.
 
 The building blocks (masks, attention, positions, pre-norm blocks) live in
-``course_lib.models.attention_blocks`` and are re-exported here.
+``course_lib.models.transformer_layers`` and are re-exported here.
 
 Shape letters: B batch, S source length, T target/time, D model dim (``embed_dim``),
 V vocabulary, heads attention heads, Dh = D // heads. Masks are bool, True = may attend.
@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from course_lib.models.attention_blocks import (
+from course_lib.models.transformer_layers import (
     DecoderBlock,
     FeedForward,
     LearnedPositionalEmbedding,

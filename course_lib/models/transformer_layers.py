@@ -6,11 +6,9 @@ re-exports everything here, so notebooks import from there.
 Shape letters: B batch, T queries (target), S keys/values (source), D model dim
 (``embed_dim``), heads attention heads, Dh = D // heads dims per head.
 
-Mask convention, everywhere in this module: a boolean mask is **True where attention is
-allowed** ("may attend"), False where it is blocked. This is the convention of
-``F.scaled_dot_product_attention``'s boolean ``attn_mask`` and of ``Batch.src_mask``.
-``nn.MultiheadAttention``'s ``key_padding_mask`` uses the opposite one (True = ignore): pass
-``~mask`` to it.
+Masks follow ``course_lib.models.masks``: bool, **True where attention is allowed**; the
+from-scratch attention uses its ``masked_softmax`` (a query with no allowed key gets zero
+weights and a zero output, as in ``F.scaled_dot_product_attention``).
 """
 
 from __future__ import annotations
@@ -22,48 +20,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from course_lib.models.masks import causal_mask, check_mask, masked_softmax, padding_mask
+
+__all__ = [
+    "DecoderBlock", "FeedForward", "KeyValue", "LearnedPositionalEmbedding", "MultiHeadAttention",
+    "SinusoidalPositionalEncoding", "TransformerBlock", "causal_mask", "fused_attention",
+    "padding_mask", "scaled_dot_product_attention", "sinusoidal_positions",
+]
+
 KeyValue = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, heads, S, Dh)
-
-
-def causal_mask(T: int, device: torch.device | str | None = None, *, past: int = 0) -> torch.Tensor:
-    """A (T, past + T) bool mask: query ``t`` may attend keys ``0 .. past + t``, not the future.
-
-    ``past`` counts keys before the queries (a key/value cache): with ``past=0`` it is the
-    lower-triangular (T, T) mask.
-    """
-    return torch.ones(T, past + T, dtype=torch.bool, device=device).tril(diagonal=past)
-
-
-def padding_mask(
-    *,
-    tokens: torch.Tensor | None = None,
-    pad_id: int | None = None,
-    lengths: torch.Tensor | None = None,
-    max_len: int | None = None,
-) -> torch.Tensor:
-    """A (B, S) bool mask, True at real tokens and False at padding (so: "may be attended to").
-
-    Give either ``tokens`` (B, S) and ``pad_id``, or ``lengths`` (B,) of right-padded
-    sequences (and optionally ``max_len``, else ``lengths.max()``). The mask is on the device
-    of its input: ``Batch`` keeps lengths on the CPU, so move the mask (or use ``tokens``).
-    """
-    if (tokens is None) == (lengths is None):
-        raise ValueError("padding_mask needs exactly one of tokens=... (with pad_id) or lengths=...")
-    if tokens is not None:
-        if pad_id is None:
-            raise ValueError("padding_mask(tokens=...) also needs pad_id=... (the padding token id)")
-        return tokens != pad_id
-    lengths = torch.as_tensor(lengths)
-    width = int(lengths.max()) if max_len is None else max_len
-    return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def _check_mask(mask: torch.Tensor | None, name: str) -> None:
-    if mask is not None and mask.dtype != torch.bool:
-        raise TypeError(
-            f"{name} must be a bool tensor, True where attention is allowed; got {mask.dtype}. "
-            "(nn.MultiheadAttention's key_padding_mask means the opposite: True = ignore.)"
-        )
 
 
 def scaled_dot_product_attention(
@@ -75,13 +40,11 @@ def scaled_dot_product_attention(
     ``q`` is (..., T, d), ``k`` (..., S, d), ``v`` (..., S, Dv); ``mask`` is a bool tensor
     broadcastable to (..., T, S), True where query t may attend key s. The returned weights
     are the softmax before dropout (rows sum to 1); ``out`` uses the dropped-out weights,
-    like ``F.scaled_dot_product_attention``. A query with no allowed key gets NaNs.
+    like ``F.scaled_dot_product_attention``. A query with no allowed key gets zero weights
+    and a zero output, as there (see ``masks.masked_softmax``).
     """
-    _check_mask(mask, "mask")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = scores.softmax(dim=-1)  # (..., T, S)
+    weights = masked_softmax(scores, mask)  # (..., T, S)
     attended = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights
     return attended @ v, weights  # (..., T, Dv), (..., T, S)
 
@@ -202,8 +165,8 @@ class MultiHeadAttention(nn.Module):
         """
         key = query if key is None else key
         value = key if value is None else value
-        _check_mask(attn_mask, "attn_mask")
-        _check_mask(key_padding_mask, "key_padding_mask")
+        check_mask(attn_mask, "attn_mask")
+        check_mask(key_padding_mask, "key_padding_mask")
         q, k, v = self.project(query, key, value)  # (B, heads, T, Dh), 2 x (B, heads, S, Dh)
         T, S = q.shape[-2], k.shape[-2]
         mask = None
