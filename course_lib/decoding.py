@@ -100,6 +100,21 @@ def sample_next(
 # --- Language models ----------------------------------------------------------------------
 
 
+@contextmanager
+def _inference(model):
+    """No gradients, eval mode; each submodule's training mode is restored afterwards."""
+    modules = list(model.modules()) if isinstance(model, nn.Module) else []
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.training = False
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, mode in zip(modules, modes, strict=True):
+            module.training = mode
+
+
 def _check_prompt(prompt) -> torch.Tensor:
     if not torch.is_tensor(prompt) or prompt.dtype != torch.long or prompt.dim() not in (1, 2):
         got = f"{tuple(prompt.shape)} {prompt.dtype}" if torch.is_tensor(prompt) else type(prompt)
@@ -156,16 +171,8 @@ def generate(
     choose = dict(
         temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, generator=generator
     )
-    modules = list(model.modules()) if isinstance(model, nn.Module) else []
-    modes = [module.training for module in modules]  # each submodule's own mode
-    if modules:
-        model.eval()
-    try:
-        with torch.no_grad():
-            tokens = _generate(model, tokens, max_new_tokens, eos_id, choose)
-    finally:
-        for module, mode in zip(modules, modes, strict=True):
-            module.training = mode
+    with _inference(model):
+        tokens = _generate(model, tokens, max_new_tokens, eos_id, choose)
     return tokens if prompt.dim() == 2 else tokens[0]
 
 
@@ -198,7 +205,8 @@ def _generate(model, tokens, max_new_tokens, eos_id, choose) -> torch.Tensor:
 # step by step.
 #
 # The protocol, shared by every encoder-decoder of the course (``models.seq2seq.Seq2Seq``,
-# ``AttentionSeq2Seq`` and ``models.transformer.TransformerSeq2Seq``):
+# ``AttentionSeq2Seq`` and ``models.transformer.TransformerSeq2Seq``, which also share
+# ``forward(src, src_lengths, tgt_in)`` and ``models.seq2seq.seq2seq_loss``):
 # ``model.encode(src (B, S), src_lengths (B,)) -> state``;
 # ``model.decode_step(prev_tokens (B,), state) -> (logits (B, V), new_state)``; and
 # ``state.select(index (B',)) -> state`` with the batch rows ``index`` (to repeat each sentence
@@ -214,21 +222,6 @@ class Hypothesis(NamedTuple):
     tokens: list[int]
     score: float
     log_prob: float
-
-
-@contextmanager
-def _inference(model):
-    """No gradients, eval mode; each submodule's training mode is restored afterwards."""
-    modules = list(model.modules()) if isinstance(model, nn.Module) else []
-    modes = [module.training for module in modules]
-    for module in modules:
-        module.training = False
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, mode in zip(modules, modes, strict=True):
-            module.training = mode
 
 
 def _check_decode_args(src, max_len: int, bos_id: int, eos_id: int) -> None:

@@ -24,7 +24,6 @@ from course_lib.models.transformer import (
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_positions,
-    transformer_seq2seq_loss,
 )
 
 
@@ -353,7 +352,7 @@ def test_tiny_gpt_overfits_a_tiny_sequence():
 def test_seq2seq_forward_is_encode_then_decode():
     model = small_seq2seq()
     src, tgt_in = torch.randint(1, 13, (2, 6)), torch.randint(1, 17, (2, 4))
-    logits = model(src, tgt_in)
+    logits = model(src, None, tgt_in)
     assert logits.shape == (2, 4, 17)
     encoded = model.encode(src)
     assert encoded.memory.shape == (2, 6, 16) and encoded.src_mask.all()
@@ -362,30 +361,33 @@ def test_seq2seq_forward_is_encode_then_decode():
     torch.testing.assert_close(model.decode(tgt_in.repeat_interleave(2, 0), beams)[::2], logits)
 
 
-def test_transformer_seq2seq_loss_is_smoothed_cross_entropy_over_real_targets():
+def test_seq2seq_loss_is_smoothed_cross_entropy_over_real_targets():
     from course_lib.data import make_collate
+    from course_lib.models.seq2seq import seq2seq_loss
 
     model = small_seq2seq()
     pairs = [([3, 4, 5, 2], [1, 6, 7, 2]), ([8, 2], [1, 9, 10, 11, 2])]  # (src, <bos> tgt <eos>)
     batch = make_collate(0)(pairs)  # targets padded with 0
-    logits = model(batch.src, batch.tgt[:, :-1])  # (B, T, V)
+    logits = model(batch.src, batch.src_lengths, batch.tgt[:, :-1])  # (B, T, V)
     by_hand = []
     for b, (_, tgt) in enumerate(pairs):  # mean over the 3 + 4 real predictions
         for t in range(len(tgt) - 1):
             log_p = logits[b, t].log_softmax(-1)
             by_hand.append(-(0.9 * log_p[tgt[t + 1]] + 0.1 * log_p.mean()))
-    torch.testing.assert_close(transformer_seq2seq_loss(model, batch), torch.stack(by_hand).mean())
+    torch.testing.assert_close(seq2seq_loss(model, batch, label_smoothing=0.1), torch.stack(by_hand).mean())
     plain = F.cross_entropy(logits.flatten(0, 1), batch.tgt[:, 1:].flatten(), ignore_index=0)
-    torch.testing.assert_close(transformer_seq2seq_loss(model, batch, label_smoothing=0.0), plain)
+    torch.testing.assert_close(seq2seq_loss(model, batch), plain)
     with pytest.raises(ValueError, match="tgt"):
-        transformer_seq2seq_loss(model, make_collate(0)([[3, 4], [5]]))
+        seq2seq_loss(model, make_collate(0)([[3, 4], [5]]))
+    with pytest.raises(ValueError, match="recurrent decoder"):
+        seq2seq_loss(model, batch, teacher_forcing=0.5)
 
 
 def test_decode_step_equals_forward_on_the_prefix_and_never_modifies_the_state():
     model = small_seq2seq()
     src = torch.tensor([[4, 7, 9, 2, 0, 0], [5, 3, 8, 6, 11, 12]])
     tgt_in = torch.tensor([[2, 5, 9, 1, 16], [2, 3, 3, 7, 4]])  # 2 plays <bos>
-    full = model(src, tgt_in)  # (B, T, V)
+    full = model(src, None, tgt_in)  # (B, T, V)
     state = model.encode(src, torch.tensor([4, 6]))
     assert isinstance(state, DecoderState) and state.tokens.shape == (2, 0)
     with torch.no_grad():
@@ -417,7 +419,7 @@ def brute_force_greedy(model, src, max_len, bos_id, eos_id):
     for row in src:
         prefix = [bos_id]
         while len(prefix) <= max_len:
-            logits = model(row[None], torch.tensor([prefix]))  # (1, t, V)
+            logits = model(row[None], None, torch.tensor([prefix]))  # (1, t, V)
             prefix.append(int(logits[0, -1].argmax()))
             if prefix[-1] == eos_id:
                 break
@@ -467,9 +469,9 @@ def test_padding_the_source_does_not_change_the_translation():
     src = torch.tensor([[4, 7, 9, 2, 0, 0], [5, 3, 8, 6, 11, 12]])
     tgt_in = torch.randint(1, 17, (2, 5))
     padded = torch.cat([src, torch.zeros(2, 5, dtype=torch.long)], dim=1)
-    torch.testing.assert_close(model(padded, tgt_in), model(src, tgt_in), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model(padded, None, tgt_in), model(src, None, tgt_in), atol=1e-5, rtol=0)
     # and the first sentence alone, unpadded, gives the same as in the padded batch
-    torch.testing.assert_close(model(src[:1, :4], tgt_in[:1]), model(src, tgt_in)[:1],
+    torch.testing.assert_close(model(src[:1, :4], None, tgt_in[:1]), model(src, None, tgt_in)[:1],
                                atol=1e-5, rtol=0)
     cross = model.attention_maps(padded, tgt_in)["cross"]
     assert (cross[-1][0, :, :, 4:] == 0).all()  # no attention to padding
@@ -480,9 +482,9 @@ def test_seq2seq_masks_future_targets_and_checks_lengths():
     src, tgt_in = torch.randint(1, 13, (1, 5)), torch.randint(1, 17, (1, 6))
     changed = tgt_in.clone()
     changed[:, 4:] = 1
-    torch.testing.assert_close(model(src, changed)[:, :4], model(src, tgt_in)[:, :4])
+    torch.testing.assert_close(model(src, None, changed)[:, :4], model(src, None, tgt_in)[:, :4])
     with pytest.raises(ValueError, match="max_len is 20"):
-        model(torch.ones(1, 21, dtype=torch.long), tgt_in)
+        model(torch.ones(1, 21, dtype=torch.long), None, tgt_in)
 
 
 @pytest.mark.gpu

@@ -21,7 +21,8 @@ L layers, V target vocabulary, Hs = H x directions the encoder's output size.
   c_t; the RNN reads ``[embed(y_{t-1}); c_t]`` and the output layer sees
   ``[h_t; c_t; embed(y_{t-1})]``.
 
-Interface, shared by both and used by ``course_lib.decoding.greedy_decode``/``beam_search``:
+Interface, shared by both and by ``transformer.TransformerSeq2Seq``, trained by
+``seq2seq_loss`` and decoded by ``course_lib.decoding.greedy_decode``/``beam_search``:
 
 * ``forward(src (B, S), src_lengths (B,), tgt_in (B, T), teacher_forcing=1.0,
   generator=None) -> logits (B, T, V)``; ``AttentionSeq2Seq.forward_with_attention`` returns
@@ -337,22 +338,36 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
         return logits, torch.stack(weights, dim=1)  # (B, T, V), (B, T, S)
 
 
-def seq2seq_loss(model, batch, teacher_forcing: float = 1.0,
+def seq2seq_loss(model, batch, *, label_smoothing: float = 0.0, teacher_forcing: float = 1.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Mean cross-entropy of ``batch.tgt[:, 1:]`` given ``batch.tgt[:, :-1]``, ignoring padding.
 
-    ``batch.tgt`` is ``<bos> y <eos>`` padded with ``model.pad_id``; usable as
-    ``training.train``'s ``loss_fn`` (wrap it to pass a teacher-forcing ratio).
+    The one loss of every encoder-decoder of the course (``Seq2Seq``, ``AttentionSeq2Seq``,
+    ``transformer.TransformerSeq2Seq``), through their shared
+    ``model(src, src_lengths, tgt_in) -> logits (B, T, V)``. ``batch.tgt`` is ``<bos> y <eos>``
+    padded with ``model.pad_id``. ``label_smoothing`` moves that share of the target's
+    probability onto the whole vocabulary (Vaswani et al. use 0.1). ``teacher_forcing`` < 1
+    (recurrent models only) feeds the model's own predictions with that probability, drawn
+    with ``generator``. Usable as ``training.train``'s ``loss_fn`` (wrap it with
+    ``functools.partial`` to set the options).
     """
     if batch.tgt is None:
         raise ValueError("seq2seq_loss needs a batch of (src, tgt) pairs; batch.tgt is None")
     if batch.tgt.shape[1] < 2:
         raise ValueError("targets need at least 2 tokens (<bos> ... <eos>) to predict anything")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T) each
-    logits = model(batch.src, batch.src_lengths, tgt_in, teacher_forcing=teacher_forcing,
-                   generator=generator)  # (B, T, V)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt_out.reshape(-1),
-                           ignore_index=model.pad_id)
+    if teacher_forcing == 1.0:
+        logits = model(batch.src, batch.src_lengths, tgt_in)  # (B, T, V)
+    elif isinstance(model, _RecurrentSeq2Seq):
+        logits = model(batch.src, batch.src_lengths, tgt_in, teacher_forcing=teacher_forcing,
+                       generator=generator)
+    else:
+        raise ValueError(f"teacher_forcing={teacher_forcing} needs a recurrent decoder; "
+                         f"{type(model).__name__} reads the whole target prefix at once")
+    return F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(),
+                           ignore_index=model.pad_id, label_smoothing=label_smoothing)
 
 
 def linear_teacher_forcing(step: int, total_steps: int, start: float = 1.0, end: float = 0.0) -> float:

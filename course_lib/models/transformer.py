@@ -15,8 +15,9 @@ Interfaces shared with the rest of the course:
   ``forward(tokens, state=None) -> (logits, state)``, so ``decoding.generate`` feeds the
   prompt once and then one token at a time: same outputs as the uncached model, each new
   token costing one position instead of the whole context.
-- ``TransformerSeq2Seq.forward(src (B, S), tgt_in (B, T)) -> logits (B, T, V)`` (teacher
-  forcing, every target position at once). For decoding it follows the protocol of
+- ``TransformerSeq2Seq.forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits
+  (B, T, V)`` (teacher forcing, every target position at once): the contract of the recurrent
+  ``models.seq2seq`` models, so ``models.seq2seq.seq2seq_loss`` trains all of them. For decoding it follows the protocol of
   ``course_lib.decoding.greedy_decode`` / ``beam_search``, shared with the recurrent
   ``models.seq2seq``: ``encode(src, src_lengths) -> DecoderState`` once, then
   ``decode_step(prev_tokens (B,), state) -> (logits (B, V), state)`` per token; the state
@@ -32,7 +33,6 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from course_lib.models.transformer_layers import (
     DecoderBlock,
@@ -52,7 +52,7 @@ __all__ = [
     "GPT", "CachedGPT", "DecoderBlock", "DecoderState", "FeedForward", "KVCache",
     "LearnedPositionalEmbedding", "MultiHeadAttention", "SinusoidalPositionalEncoding",
     "TransformerBlock", "TransformerSeq2Seq", "causal_mask", "fused_attention", "padding_mask",
-    "scaled_dot_product_attention", "sinusoidal_positions", "transformer_seq2seq_loss",
+    "scaled_dot_product_attention", "sinusoidal_positions",
 ]
 
 
@@ -212,9 +212,16 @@ class TransformerSeq2Seq(nn.Module):
         tokens = torch.cat([state.tokens, prev_tokens[:, None]], dim=1)  # (B, t + 1)
         return logits, state._replace(tokens=tokens, self_keys=tuple(keys), self_values=tuple(values))
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: logits (B, T, V) predicting ``tgt_in`` shifted left by one."""
-        return self._decode(tgt_in, *self._encode_memory(src))
+    def forward(
+        self, src: torch.Tensor, src_lengths: torch.Tensor | None, tgt_in: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher forcing: logits (B, T, V) predicting ``tgt_in`` shifted left by one.
+
+        The signature of every encoder-decoder of the course (``models.seq2seq``), so
+        ``seq2seq_loss`` trains them all; ``src_lengths`` may be ``None`` here (padding is
+        then found from ``pad_id``).
+        """
+        return self._decode(tgt_in, *self._encode_memory(src, src_lengths))
 
     @torch.no_grad()
     def attention_maps(self, src: torch.Tensor, tgt_in: torch.Tensor) -> dict[str, list[torch.Tensor]]:
@@ -235,18 +242,6 @@ class TransformerSeq2Seq(nn.Module):
             maps["decoder"].append(self_weights)
             maps["cross"].append(cross_weights)
         return maps
-
-
-def transformer_seq2seq_loss(model: TransformerSeq2Seq, batch, label_smoothing: float = 0.1) -> torch.Tensor:
-    """Chapter 09's training loss: cross-entropy of ``batch.tgt[:, 1:]`` given ``batch.tgt[:, :-1]``,
-    every target position in one pass, padding ignored, with label smoothing (Vaswani et al.
-    use 0.1). Usable as ``training.train``'s ``loss_fn``."""
-    if batch.tgt is None or batch.tgt.shape[1] < 2:
-        raise ValueError("transformer_seq2seq_loss needs (src, tgt) batches with <bos> ... <eos> targets")
-    tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T) each
-    logits = model(batch.src, tgt_in)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=model.pad_id,
-                           label_smoothing=label_smoothing)
 
 
 class KVCache(NamedTuple):
