@@ -11,7 +11,6 @@ from torch import nn
 from course_lib.decoding import beam_search, generate, greedy_decode
 from course_lib.models.transformer import (
     GPT,
-    CachedGPT,
     DecoderState,
     KVCache,
     LearnedPositionalEmbedding,
@@ -285,50 +284,47 @@ def test_gpt_attention_maps_are_causal_distributions():
 def test_kv_cache_equals_the_uncached_model_over_a_long_generation():
     """Greedy generation past block_size: the cache's logits equal a full forward each step."""
     gpt = small_gpt(block_size=8)
-    cached = CachedGPT(gpt)
     tokens = torch.randint(11, (3, 5), generator=torch.Generator().manual_seed(0))
+    cache = gpt.new_cache()
     with torch.no_grad():
-        logits, state = cached(tokens)
+        logits = gpt(tokens, cache)
         torch.testing.assert_close(logits, gpt(tokens), atol=1e-5, rtol=0)
         for _ in range(14):  # 5 + 14 tokens: the window slides past block_size = 8
             next_token = logits[:, -1].argmax(-1, keepdim=True)  # (B, 1)
             tokens = torch.cat([tokens, next_token], dim=1)
-            logits, state = cached(next_token, state)
+            logits = gpt(next_token, cache)
             expected = gpt(tokens[:, -gpt.block_size :])[:, -1:]
             torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
-            assert state.length == min(tokens.shape[1], gpt.block_size)
+            assert cache.length == min(tokens.shape[1], gpt.block_size)
+            assert torch.equal(cache.tokens, tokens[:, -cache.length :])
 
 
-def test_kv_cache_steps_of_several_tokens_and_is_never_modified():
+def test_kv_cache_steps_of_several_tokens_and_copies_are_snapshots():
     gpt = small_gpt()
     tokens = torch.randint(11, (2, 8), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        first, cache = gpt.step(tokens[:, :3])
-        keys_before = cache.keys[0].clone()
-        second, _ = gpt.step(tokens[:, 3:7], cache)
-        third, _ = gpt.step(tokens[:, 3:8], cache)  # the same cache, reused
+        cache = gpt.new_cache()
+        first = gpt(tokens[:, :3], cache)
+        snapshot = cache.copy()
+        keys_before = snapshot.layers[0].keys.clone()
+        second = gpt(tokens[:, 3:7], cache)
+        third = gpt(tokens[:, 3:8], snapshot)  # the cache as it was after 3 tokens
         full = gpt(tokens)
     torch.testing.assert_close(torch.cat([first, second], 1), full[:, :7], atol=1e-5, rtol=0)
     torch.testing.assert_close(third, full[:, 3:], atol=1e-5, rtol=0)
-    assert torch.equal(cache.keys[0], keys_before) and cache.length == 3
-    assert isinstance(cache, KVCache) and cache.select(torch.tensor([1, 1, 0])).tokens.shape == (3, 3)
-
-
-def test_cached_gpt_crops_a_long_prompt_like_generate_does():
-    gpt = small_gpt(block_size=8)
-    prompt = torch.randint(11, (1, 12))
-    with torch.no_grad():
-        logits, state = gpt.cached()(prompt)
-        torch.testing.assert_close(logits, gpt(prompt[:, -8:]), atol=1e-5, rtol=0)
-    assert state.length == 8
+    assert cache.length == 7 and snapshot.length == 8
+    assert torch.equal(snapshot.layers[0].keys[:, :, :3], keys_before)
+    assert isinstance(cache, KVCache) and cache.select(torch.tensor([1, 1, 0])).tokens.shape == (3, 7)
+    with pytest.raises(ValueError, match="batch"):
+        gpt(tokens[:1, :1], cache)
 
 
 def test_decoding_generate_gives_the_same_text_with_and_without_the_cache():
     gpt = small_gpt(block_size=8)
     prompt = torch.randint(11, (2, 3), generator=torch.Generator().manual_seed(2))
     for options in ({"greedy": True}, {"temperature": 1.0, "seed": 0}):
-        uncached = generate(gpt, prompt, max_new_tokens=12, **options)
-        cached = generate(gpt.cached(), prompt, max_new_tokens=12, **options)
+        uncached = generate(gpt, prompt, max_new_tokens=12, use_cache=False, **options)
+        cached = generate(gpt, prompt, max_new_tokens=12, **options)
         assert uncached.shape == (2, 15) and torch.equal(cached, uncached)
 
 
@@ -493,5 +489,5 @@ def test_gpt_on_cuda_matches_cpu():
     tokens = torch.randint(11, (2, 8))
     expected = gpt(tokens)
     torch.testing.assert_close(gpt.to("cuda")(tokens.cuda()).cpu(), expected, atol=1e-4, rtol=0)
-    logits, _ = gpt.cached()(tokens.cuda())
+    logits = gpt(tokens.cuda(), gpt.new_cache())
     torch.testing.assert_close(logits.cpu(), expected, atol=1e-4, rtol=0)

@@ -46,11 +46,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_lib.models.rnn import check_cell_type
+from course_lib.models.rnn import check_cell_type, fused_rnn_class
 from course_lib.models.rnn_attention import make_attention
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # h (L, B, H) or (h, c)
-_RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ class Encoder(nn.Module):
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.drop = nn.Dropout(dropout)
         between = dropout if num_layers > 1 else 0.0  # PyTorch warns about dropout on 1 layer
-        self.rnn = _RNN_CLASSES[self.cell](embed_dim, hidden_size, num_layers, batch_first=True,
+        self.rnn = fused_rnn_class(self.cell)(embed_dim, hidden_size, num_layers, batch_first=True,
                                            dropout=between, bidirectional=bidirectional)
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor):
@@ -140,7 +139,7 @@ class _RecurrentSeq2Seq(nn.Module):
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, embed_dim, padding_idx=pad_id)
         self.drop = nn.Dropout(dropout)
         between = dropout if num_layers > 1 else 0.0
-        rnn_class = _RNN_CLASSES[self.cell]
+        rnn_class = fused_rnn_class(self.cell)
         self.decoder_rnn = rnn_class(self._decoder_input_size(embed_dim), hidden_size, num_layers,
                                      batch_first=True, dropout=between)
 

@@ -14,6 +14,7 @@ weights and a zero output, as in ``F.scaled_dot_product_attention``).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,12 +24,38 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from course_lib.models.masks import causal_mask, check_mask, masked_softmax, padding_mask
 
 __all__ = [
-    "DecoderBlock", "FeedForward", "KeyValue", "LearnedPositionalEmbedding", "MultiHeadAttention",
+    "DecoderBlock", "FeedForward", "KeyValue", "LayerCache", "LearnedPositionalEmbedding",
+    "MultiHeadAttention",
     "SinusoidalPositionalEncoding", "TransformerBlock", "causal_mask", "fused_attention",
     "padding_mask", "scaled_dot_product_attention", "sinusoidal_positions",
 ]
 
 KeyValue = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, heads, S, Dh)
+
+
+@dataclass
+class LayerCache:
+    """The keys and values one self-attention layer has computed so far, each (B, heads, L, Dh).
+
+    Passed as ``cache=`` to ``MultiHeadAttention`` (or a block), it is read as the past and
+    extended in place with the new positions' keys and values. The tensors are never changed
+    in place (``extend`` concatenates into new ones), so a copy of the holder is a snapshot.
+    """
+
+    keys: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[2]
+
+    def extend(self, keys: torch.Tensor, values: torch.Tensor) -> KeyValue:
+        """Append new keys and values (B, heads, T, Dh); return all of them (B, heads, L + T, Dh)."""
+        if self.keys is not None:
+            keys = torch.cat([self.keys, keys], dim=2)
+            values = torch.cat([self.values, values], dim=2)
+        self.keys, self.values = keys, values
+        return keys, values
 
 
 def scaled_dot_product_attention(
@@ -153,6 +180,8 @@ class MultiHeadAttention(nn.Module):
         key_padding_mask: torch.Tensor | None = None,
         is_causal: bool = False,
         need_weights: bool = False,
+        cache: LayerCache | None = None,
+        projected_kv: KeyValue | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` (B, T, D) to ``key`` (B, S, D) / ``value`` (B, S, D).
 
@@ -162,12 +191,23 @@ class MultiHeadAttention(nn.Module):
         (query t sees keys up to S - T + t). Returns ``(out (B, T, D), weights)`` where
         weights are (B, heads, T, S) with ``need_weights=True`` (the from-scratch path) and
         ``None`` otherwise (the fused ``F.scaled_dot_product_attention`` path).
+
+        Two ways not to recompute keys and values: ``cache`` (self-attention) holds the earlier
+        positions' keys and values, which the queries also attend to, and is extended in place
+        with the new ones (with ``is_causal`` the result equals attention over the whole
+        sequence, at its last T positions); ``projected_kv`` gives keys and values already
+        projected, e.g. ``project_key_value(memory, memory)`` once per source sentence.
         """
-        key = query if key is None else key
-        value = key if value is None else value
         check_mask(attn_mask, "attn_mask")
         check_mask(key_padding_mask, "key_padding_mask")
-        q, k, v = self.project(query, key, value)  # (B, heads, T, Dh), 2 x (B, heads, S, Dh)
+        if projected_kv is not None:
+            q, (k, v) = self.project_query(query), projected_kv  # (B, heads, T | S, Dh)
+        else:
+            key = query if key is None else key
+            value = key if value is None else value
+            q, k, v = self.project(query, key, value)  # (B, heads, T, Dh), 2 x (B, heads, S, Dh)
+        if cache is not None:
+            k, v = cache.extend(k, v)  # (B, heads, past + S, Dh)
         T, S = q.shape[-2], k.shape[-2]
         mask = None
         if attn_mask is not None:
@@ -175,32 +215,13 @@ class MultiHeadAttention(nn.Module):
         if key_padding_mask is not None:
             keys_ok = key_padding_mask[:, None, None, :]  # (B, 1, 1, S)
             mask = keys_ok if mask is None else mask & keys_ok
+        if is_causal and mask is None and T == 1:
+            is_causal = False  # one query after every key it may see: nothing to hide
         if is_causal and (mask is not None or T != S):
             future_ok = causal_mask(T, q.device, past=S - T)  # (T, S)
             mask = future_ok if mask is None else mask & future_ok
             is_causal = False
         return self.attend(q, k, v, mask, is_causal, need_weights)
-
-    def forward_cached(
-        self, x: torch.Tensor, past: KeyValue | None = None
-    ) -> tuple[torch.Tensor, KeyValue]:
-        """Causal self-attention of new positions ``x`` (B, T, D) after ``past`` keys/values.
-
-        Returns ``(out (B, T, D), (keys, values))`` with the new keys and values appended,
-        each (B, heads, P + T, Dh). The same result as ``forward(..., is_causal=True)`` on
-        the whole sequence, restricted to its last T positions.
-        """
-        q, k, v = self.project(x, x, x)  # 3 x (B, heads, T, Dh)
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)  # (B, heads, P + T, Dh)
-            v = torch.cat([past[1], v], dim=2)
-        T, P = q.shape[-2], k.shape[-2] - q.shape[-2]
-        if P == 0:
-            out, _ = self.attend(q, k, v, None, is_causal=True)
-        else:  # one new token sees every key; several see the past and their own prefix
-            mask = None if T == 1 else causal_mask(T, x.device, past=P)
-            out, _ = self.attend(q, k, v, mask)
-        return out, (k, v)
 
 
 def sinusoidal_positions(max_len: int, embed_dim: int) -> torch.Tensor:
@@ -284,21 +305,16 @@ class TransformerBlock(nn.Module):
 
     def forward(
         self, x: torch.Tensor, *, key_padding_mask: torch.Tensor | None = None,
-        is_causal: bool = False, need_weights: bool = False,
+        is_causal: bool = False, need_weights: bool = False, cache: LayerCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(x (B, T, D), weights (B, heads, T, T) or None)``; see ``MultiHeadAttention``."""
+        """``(x (B, T, D), weights (B, heads, T, T) or None)``; see ``MultiHeadAttention``
+        (``cache`` holds the earlier positions' keys and values and is extended in place)."""
         attended, weights = self.attn(
             self.norm1(x), key_padding_mask=key_padding_mask, is_causal=is_causal,
-            need_weights=need_weights,
+            need_weights=need_weights, cache=cache,
         )
         x = x + self.dropout(attended)
         return x + self.ff(self.norm2(x)), weights
-
-    def forward_cached(self, x: torch.Tensor, past: KeyValue | None) -> tuple[torch.Tensor, KeyValue]:
-        """Causal block over new positions ``x`` (B, T, D) after cached ``past``: ``(x, present)``."""
-        attended, present = self.attn.forward_cached(self.norm1(x), past)
-        x = x + self.dropout(attended)
-        return x + self.ff(self.norm2(x)), present
 
 
 class DecoderBlock(nn.Module):
@@ -318,39 +334,25 @@ class DecoderBlock(nn.Module):
 
     def forward(
         self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None = None,
-        *, need_weights: bool = False,
+        *, need_weights: bool = False, cache: LayerCache | None = None,
+        memory_kv: KeyValue | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Target states ``x`` (B, T, D) attend to themselves (causally) and to ``memory`` (B, S, D).
 
         ``memory_mask`` (B, S) is True at real source tokens. Returns ``(x, self_weights
         (B, heads, T, T), cross_weights (B, heads, T, S))``, weights ``None`` unless
-        ``need_weights``.
+        ``need_weights``. For decoding one position at a time: ``cache`` holds the earlier
+        target positions' self-attention keys and values (extended in place), and
+        ``memory_kv`` the memory's cross-attention keys and values,
+        ``cross_attn.project_key_value(memory, memory)``, computed once per sentence.
         """
         attended, self_weights = self.self_attn(
-            self.norm1(x), is_causal=True, need_weights=need_weights
+            self.norm1(x), is_causal=True, need_weights=need_weights, cache=cache
         )
         x = x + self.dropout(attended)
         attended, cross_weights = self.cross_attn(
-            self.norm2(x), memory, key_padding_mask=memory_mask, need_weights=need_weights
+            self.norm2(x), memory, key_padding_mask=memory_mask, need_weights=need_weights,
+            projected_kv=memory_kv,
         )
         x = x + self.dropout(attended)
         return x + self.ff(self.norm3(x)), self_weights, cross_weights
-
-    def forward_cached(
-        self, x: torch.Tensor, past: KeyValue | None, memory_kv: KeyValue,
-        memory_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, KeyValue]:
-        """New target positions ``x`` (B, T, D) after cached self-attention ``past``.
-
-        ``memory_kv`` are the cross-attention keys and values of the encoder memory,
-        ``cross_attn.project_key_value(memory, memory)``, each (B, heads, S, Dh), computed once
-        per sentence. Returns ``(x (B, T, D), present)`` with the self-attention keys and
-        values so far. Equal to ``forward`` on the whole prefix, at its last T positions.
-        """
-        attended, present = self.self_attn.forward_cached(self.norm1(x), past)
-        x = x + self.dropout(attended)
-        q = self.cross_attn.project_query(self.norm2(x))  # (B, heads, T, Dh)
-        keys_ok = None if memory_mask is None else memory_mask[:, None, None, :]  # (B, 1, 1, S)
-        attended, _ = self.cross_attn.attend(q, *memory_kv, keys_ok)
-        x = x + self.dropout(attended)
-        return x + self.ff(self.norm3(x)), present
