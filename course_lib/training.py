@@ -39,11 +39,42 @@ from course_lib.device import autocast, seed_everything
 from course_lib.run_record import History, TrainConfig
 
 __all__ = [
-    "History", "LossFn", "TrainConfig", "default_optimizer", "evaluate_loss", "load_checkpoint",
+    "History", "LossFn", "Optimizers", "TrainConfig", "default_optimizer", "evaluate_loss", "load_checkpoint",
     "steps_within", "train",
 ]
 
 LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
+
+
+class Optimizers:
+    """Several optimizers that ``train`` drives as one, e.g. ``SparseAdam`` for a sparse
+    embedding and ``Adam`` for the rest (chapter 04). ``param_groups`` lists every optimizer's
+    groups (``train`` sets their learning rate); ``step``, ``zero_grad``, ``state_dict`` and
+    ``load_state_dict`` act on each in turn, so checkpoints work too."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        if not optimizers:
+            raise ValueError("Optimizers needs at least one optimizer")
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for optimizer in self.optimizers for group in optimizer.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for optimizer in self.optimizers:
+            optimizer.step()
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [optimizer.state_dict() for optimizer in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(saved)
 
 
 def default_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
