@@ -33,7 +33,7 @@ comparison, and the reference checks it: it lands on nanoGPT's 1.886 within a fe
 ``--seed`` draws other batches. A 20-batch estimate has a standard error of about 0.013, so at
 the end both models are also scored on the whole validation split: cut into consecutive
 windows of 64 (every context length equally often, as in the random batches: the value the
-20-batch estimate estimates, without its noise), and by ``course_lib.lm.window_nats`` (every
+20-batch estimate estimates, without its noise), and by ``course_lib.metrics.window_nats`` (every
 character once with at least 32 characters of context: the chapters' metric).
 
 The course GPT trains as the chapters train it (``TrainConfig(cpu_amp=True)``): bfloat16
@@ -47,7 +47,7 @@ nanoGPT's batches, but not trained).
 
 ``--recipe`` trains chapter 09's full-mode GPT instead (``course_lib.lm.CHAR_GPT_RECIPE``)
 for ``--minutes`` (default 10) as the chapter does, and prints its validation nats/char on the
-whole split (``course_lib.lm.window_nats``) next to chapter 01's best n-gram model (modified
+whole split (``course_lib.metrics.window_nats``) next to chapter 01's best n-gram model (modified
 Kneser-Ney, order 7: 1.517). Target (issue 9): beat it within 10 minutes on this CPU.
 
     COURSE_DATA_DIR=/work/shared/data python benchmarks/gpt_char_shakespeare.py --recipe
@@ -66,7 +66,8 @@ from torch import nn
 
 from course_lib.data import random_windows
 from course_lib.device import cpu_has_native_bf16
-from course_lib.lm import CHAR_GPT_RECIPE, char_stream, next_token_loss, train_char_gpt, window_nats
+from course_lib.lm import CHAR_GPT_RECIPE, char_stream, next_token_loss, train_char_gpt
+from course_lib.metrics import window_nats
 from course_lib.models.transformer import GPT
 from course_lib.training import History, TrainConfig, evaluate_loss, lr_at, train
 

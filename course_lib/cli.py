@@ -168,6 +168,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from course_lib import distributed, lm
     from course_lib.device import describe, get_device
+    from course_lib.metrics import window_nats
 
     device = get_device()
     ctx = distributed.context(device)
@@ -179,7 +180,7 @@ def _train(args: argparse.Namespace) -> int:
         model, history = lm.train_char_gpt(train_ids, len(vocab), args.minutes, device=device,
                                            seed=args.seed)
         block = lm.CHAR_GPT_RECIPE["model"]["block_size"]
-        result = f"validation {lm.window_nats(model, val_ids.to(device), block):.4f} nats/char"
+        result = f"validation {window_nats(model, val_ids.to(device), block):.4f} nats/char"
     else:
         from course_lib.translation import train_multi30k
 

@@ -1,8 +1,9 @@
-"""Language-model plumbing shared by the neural chapters: stream batches, losses, evaluation.
+"""Language-model plumbing shared by the neural chapters: stream batches and losses.
 
 Chapter 05 writes these inline first (truncated backpropagation through time needs batches
 whose rows continue each other, and a loss that carries the recurrent state between them);
-later chapters import them from here.
+later chapters import them from here. ``char_stream`` is the Tiny Shakespeare character
+stream of chapters 05-10. Evaluation (nats per token) is in ``course_lib.metrics``.
 """
 
 from __future__ import annotations
@@ -70,28 +71,6 @@ class CarriedStateLoss:
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
-@torch.no_grad()
-def stream_nats(model: torch.nn.Module, ids: torch.Tensor, num_streams: int = 16,
-                chunk: int = 256) -> float:
-    """Nats per token over all of ``ids``, read as contiguous streams with the state carried.
-
-    For a recurrent model ``forward(tokens, state) -> (logits, state)``. Every token but the
-    first of each stream (and up to ``num_streams - 1`` at the end) is scored exactly once.
-    The model's training mode is restored afterwards.
-    """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total, count, state = 0.0, 0, None
-    for x, y in contiguous_batches(ids, num_streams, chunk):
-        logits, state = model(x.to(device), state)  # (B, T, V)
-        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
-                                 reduction="sum").item()
-        count += y.numel()
-    model.train(was_training)
-    return total / count
-
-
 # Chapter 09's full-mode character GPT for Tiny Shakespeare, sized for 10 minutes on the
 # course's 2-core CPU (bfloat16 matrix products; see the chapter); chapter 10 trains the same
 # model when chapter 09's checkpoint is missing. ``model`` are ``GPT`` sizes (with
@@ -139,37 +118,3 @@ def train_char_gpt(
                             cpu_amp=recipe["train"]["cpu_amp"])
     config = TrainConfig(max_steps=steps, budget_minutes=minutes, seed=seed, progress=False, **recipe["train"])
     return model, train(model, next_token_loss, batches, config)
-
-
-@torch.no_grad()
-def window_nats(model: torch.nn.Module, ids: torch.Tensor, block_size: int, batch_size: int = 64) -> float:
-    """Nats per token of ``ids[1:]`` under a model that sees at most ``block_size`` tokens (a GPT).
-
-    Windows of ``block_size`` slide by half a window; each token is scored exactly once, with
-    at least ``block_size // 2`` tokens of context (except in the first window, which scores
-    everything). Chapter 09 writes it out. The model's training mode is restored afterwards.
-    """
-    n = len(ids)
-    if ids.dim() != 1 or n <= block_size:
-        raise ValueError(f"window_nats needs a 1-D stream longer than block_size={block_size}, "
-                         f"got shape {tuple(ids.shape)}")
-    device = next(model.parameters()).device
-    starts = list(range(0, n - block_size, block_size // 2))
-    if starts[-1] != n - 1 - block_size:
-        starts.append(n - 1 - block_size)
-    was_training = model.training
-    model.eval()
-    total, count, scored_until = 0.0, 0, 1  # targets ids[1 : scored_until] are scored
-    for first in range(0, len(starts), batch_size):
-        chunk = starts[first : first + batch_size]
-        x = torch.stack([ids[s : s + block_size] for s in chunk]).to(device)  # (B, T)
-        y = torch.stack([ids[s + 1 : s + block_size + 1] for s in chunk]).to(device)  # (B, T)
-        nll = F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")  # (B, T)
-        for row, s in enumerate(chunk):
-            skip = max(scored_until, s + 1) - (s + 1)  # targets already scored by earlier windows
-            total += nll[row, skip:].sum().item()
-            count += block_size - skip
-            scored_until = s + block_size + 1
-    model.train(was_training)
-    assert count == n - 1, "every token after the first is scored exactly once"
-    return total / count

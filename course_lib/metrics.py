@@ -1,4 +1,11 @@
-"""Evaluation metrics: BLEU and chrF (through sacrebleu), perplexity, distinct-n, accuracy.
+"""Evaluation metrics: nats per token, BLEU and chrF (through sacrebleu), perplexity,
+distinct-n, accuracy.
+
+Nats per token of a language model over a validation stream, the course's one measure of
+every character model: ``stream_nats`` for recurrent models (contiguous streams, the state
+carried, chapter 05) and ``window_nats`` for models that see at most ``block_size`` tokens
+(sliding windows, chapter 09; also right for convolutional models with a receptive field
+smaller than ``block_size // 2``).
 
 BLEU and chrF are computed by sacrebleu on detokenized text, one reference per hypothesis,
 so the numbers are comparable with published ones; ``metric_signature`` gives sacrebleu's
@@ -11,6 +18,9 @@ import math
 from collections.abc import Sequence
 
 import torch
+from torch.nn import functional as F
+
+from course_lib.lm import contiguous_batches
 
 METRICS = ("bleu", "chrf")
 
@@ -109,3 +119,59 @@ def accuracy(predictions, targets, ignore_index: int | None = None) -> float:
     if total == 0:
         raise ValueError("no positions to score: the inputs are empty or all ignore_index")
     return int(((predictions == targets) & keep).sum()) / total
+
+
+@torch.no_grad()
+def stream_nats(model: torch.nn.Module, ids: torch.Tensor, num_streams: int = 16,
+                chunk: int = 256) -> float:
+    """Nats per token over all of ``ids``, read as contiguous streams with the state carried.
+
+    For a recurrent model ``forward(tokens, state) -> (logits, state)``. Every token but the
+    first of each stream (and up to ``num_streams - 1`` at the end) is scored exactly once.
+    The model's training mode is restored afterwards.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for x, y in contiguous_batches(ids, num_streams, chunk):
+        logits, state = model(x.to(device), state)  # (B, T, V)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
+                                 reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+@torch.no_grad()
+def window_nats(model: torch.nn.Module, ids: torch.Tensor, block_size: int, batch_size: int = 64) -> float:
+    """Nats per token of ``ids[1:]`` under a model that sees at most ``block_size`` tokens (a GPT).
+
+    Windows of ``block_size`` slide by half a window; each token is scored exactly once, with
+    at least ``block_size // 2`` tokens of context (except in the first window, which scores
+    everything). Chapter 09 writes it out. The model's training mode is restored afterwards.
+    """
+    n = len(ids)
+    if ids.dim() != 1 or n <= block_size:
+        raise ValueError(f"window_nats needs a 1-D stream longer than block_size={block_size}, "
+                         f"got shape {tuple(ids.shape)}")
+    device = next(model.parameters()).device
+    starts = list(range(0, n - block_size, block_size // 2))
+    if starts[-1] != n - 1 - block_size:
+        starts.append(n - 1 - block_size)
+    was_training = model.training
+    model.eval()
+    total, count, scored_until = 0.0, 0, 1  # targets ids[1 : scored_until] are scored
+    for first in range(0, len(starts), batch_size):
+        chunk = starts[first : first + batch_size]
+        x = torch.stack([ids[s : s + block_size] for s in chunk]).to(device)  # (B, T)
+        y = torch.stack([ids[s + 1 : s + block_size + 1] for s in chunk]).to(device)  # (B, T)
+        nll = F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")  # (B, T)
+        for row, s in enumerate(chunk):
+            skip = max(scored_until, s + 1) - (s + 1)  # targets already scored by earlier windows
+            total += nll[row, skip:].sum().item()
+            count += block_size - skip
+            scored_until = s + block_size + 1
+    model.train(was_training)
+    assert count == n - 1, "every token after the first is scored exactly once"
+    return total / count

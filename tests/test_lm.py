@@ -4,13 +4,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from course_lib.lm import (
-    CarriedStateLoss,
-    contiguous_batches,
-    next_token_loss,
-    stream_nats,
-    window_nats,
-)
+from course_lib.lm import CarriedStateLoss, contiguous_batches, next_token_loss
+from course_lib.metrics import stream_nats, window_nats
 from course_lib.models.rnn import RNNLanguageModel
 
 
