@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 CHAPTERS = sorted(p.stem for p in SOLUTIONS.glob("*.ipynb") if not p.stem.startswith("00_"))
 SETTINGS = Settings(cell_timeout=120, test_timeout=120, time_budget=600)
+pytestmark = pytest.mark.slow  # one sandboxed nbclient grading run per test, ~6 s each
 
 
 @pytest.fixture(scope="module")

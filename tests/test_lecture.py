@@ -83,6 +83,7 @@ def _write(notebook, folder: Path | None = None, name: str = "00_toy.ipynb") -> 
     return path
 
 
+@pytest.mark.slow  # executes notebooks
 def test_edition_reruns_only_changed_chapters_and_resumes(tmp_path):
     sources = tmp_path / "notebooks"
     sources.mkdir()
@@ -216,6 +217,7 @@ def test_teaching_guide_covers_the_chapter(path):
         assert len(re.findall(r"^\d+\. \*\*", answers, re.M)) == questions, guide.name
 
 
+@pytest.mark.slow  # executes notebooks
 def test_parallel_build_keeps_every_finished_chapter(tmp_path):
     sources = tmp_path / "notebooks"
     sources.mkdir()

@@ -3,7 +3,7 @@
 Built once per run from the quick edition (``build/executed/quick``, re-used by content
 hash), served from 127.0.0.1. Every page must load with no JavaScript error, no failed or
 outside request and every image loaded; deck navigation must work; the site's internal links
-must all resolve. Marked ``browser``: skipped when Chromium is not installed, except in CI
+must all resolve. Marked ``slow`` and ``browser``: skipped when Chromium is not installed, except in CI
 (``CI=true``), where a missing browser fails.
 """
 
@@ -24,7 +24,7 @@ import pytest
 
 from course_lib.lecture import edition, site, slides, vendor
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # builds and serves the quick edition
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-quic", "--disable-gpu"]
 
