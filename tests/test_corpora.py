@@ -10,6 +10,7 @@ import http.server
 import os
 import socket
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,7 @@ def test_timeout_raises_and_leaves_nothing(server, cache):
 
 
 def test_keyboard_interrupt_mid_download_leaves_nothing(server, cache, monkeypatch):
-    real_urlopen = corpora.urllib.request.urlopen
+    real_urlopen = urllib.request.urlopen
 
     class Interrupted:
         def __init__(self, response):
@@ -167,7 +168,7 @@ def test_keyboard_interrupt_mid_download_leaves_nothing(server, cache, monkeypat
                 raise KeyboardInterrupt
             return self.response.read(10)
 
-    monkeypatch.setattr(corpora.urllib.request, "urlopen",
+    monkeypatch.setattr(urllib.request, "urlopen",
                         lambda url, timeout: Interrupted(real_urlopen(url, timeout=timeout)))
     with pytest.raises(KeyboardInterrupt):
         corpora.fetch(one_file_corpus(server.url + "/good"), log=lambda m: None)
@@ -304,7 +305,7 @@ def test_parse_conllu_last_sentence_without_blank_line_and_bad_line():
 def test_reviews_decode_utf8_and_fall_back_to_latin1_per_line(tmp_path):
     reviews = tmp_path / "reviews"
     reviews.write_bytes("café .\n".encode() + b"na\xefve .\n" + b"plain . \n")
-    assert corpora._read_reviews(reviews) == ["café .", "naïve .", "plain ."]
+    assert corpora.loaders._read_reviews(reviews) == ["café .", "naïve .", "plain ."]
 
 
 # --- The real corpora (run when COURSE_DATA_DIR points at the mirror) -----------------------
