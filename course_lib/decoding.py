@@ -2,10 +2,13 @@
 
 Shape letters: B batch, T time, V vocabulary.
 
-``generate`` accepts three kinds of model, told apart by what a call returns:
+``generate`` accepts four kinds of model:
 
 * ``model(tokens (B, T)) -> logits (B, T, V)``: the whole context is fed again at every step,
   cropped to the last ``model.block_size`` tokens if the model has that attribute;
+* the same with a ``new_cache()`` method and ``model(tokens, cache) -> logits`` (the GPT's
+  KV cache, extended in place): the prompt is fed once, then one token at a time with the
+  cache (``use_cache=False`` feeds the whole context instead, for comparison);
 * ``model(tokens (B, T), state=None) -> (logits (B, T, V), state)``: a recurrent model; the
   prompt is fed once, then one token at a time with the state;
 * any callable returning log-probabilities (B, T, V), such as a count-based n-gram model.
@@ -100,6 +103,21 @@ def sample_next(
 # --- Language models ----------------------------------------------------------------------
 
 
+@contextmanager
+def _inference(model):
+    """No gradients, eval mode; each submodule's training mode is restored afterwards."""
+    modules = list(model.modules()) if isinstance(model, nn.Module) else []
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.training = False
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, mode in zip(modules, modes, strict=True):
+            module.training = mode
+
+
 def _check_prompt(prompt) -> torch.Tensor:
     if not torch.is_tensor(prompt) or prompt.dtype != torch.long or prompt.dim() not in (1, 2):
         got = f"{tuple(prompt.shape)} {prompt.dtype}" if torch.is_tensor(prompt) else type(prompt)
@@ -128,6 +146,7 @@ def generate(
     greedy: bool = False,
     seed: int | None = None,
     eos_id: int | None = None,
+    use_cache: bool = True,
 ) -> torch.LongTensor:
     """Continue ``prompt`` (T,) or (B, T) by up to ``max_new_tokens`` tokens.
 
@@ -136,7 +155,8 @@ def generate(
     is left alone); without it, the global generator. With ``eos_id``, a row that produced
     it is filled with ``eos_id`` from then on, and generation stops once every row has.
     Runs without gradients and in eval mode; an ``nn.Module``'s training mode (each
-    submodule's) is restored afterwards.
+    submodule's) is restored afterwards. A model with a ``new_cache`` method is run with its
+    cache unless ``use_cache=False`` (the same tokens, computed more slowly).
     """
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
         raise TypeError(f"max_new_tokens must be an int, got {max_new_tokens!r}")
@@ -156,25 +176,18 @@ def generate(
     choose = dict(
         temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, generator=generator
     )
-    modules = list(model.modules()) if isinstance(model, nn.Module) else []
-    modes = [module.training for module in modules]  # each submodule's own mode
-    if modules:
-        model.eval()
-    try:
-        with torch.no_grad():
-            tokens = _generate(model, tokens, max_new_tokens, eos_id, choose)
-    finally:
-        for module, mode in zip(modules, modes, strict=True):
-            module.training = mode
+    with _inference(model):
+        tokens = _generate(model, tokens, max_new_tokens, eos_id, choose, use_cache)
     return tokens if prompt.dim() == 2 else tokens[0]
 
 
-def _generate(model, tokens, max_new_tokens, eos_id, choose) -> torch.Tensor:
+def _generate(model, tokens, max_new_tokens, eos_id, choose, use_cache) -> torch.Tensor:
     if max_new_tokens == 0:
         return tokens
     block_size = getattr(model, "block_size", None)
     context = tokens if block_size is None else tokens[:, -block_size:]
-    output = model(context)
+    cache = model.new_cache() if use_cache and hasattr(model, "new_cache") else None
+    output = model(context) if cache is None else model(context, cache)
     kind = "recurrent" if isinstance(output, tuple) else "full"
     finished = torch.zeros(tokens.shape[0], dtype=torch.bool, device=tokens.device)  # (B,)
     for step in range(max_new_tokens):
@@ -187,6 +200,8 @@ def _generate(model, tokens, max_new_tokens, eos_id, choose) -> torch.Tensor:
             break
         if kind == "recurrent":
             output = model(next_token[:, None], output[1])  # feed one token with the state
+        elif cache is not None:
+            output = model(next_token[:, None], cache)  # one token; the model extends the cache
         else:
             output = model(tokens if block_size is None else tokens[:, -block_size:])
     return tokens
@@ -198,7 +213,8 @@ def _generate(model, tokens, max_new_tokens, eos_id, choose) -> torch.Tensor:
 # step by step.
 #
 # The protocol, shared by every encoder-decoder of the course (``models.seq2seq.Seq2Seq``,
-# ``AttentionSeq2Seq`` and ``models.transformer.TransformerSeq2Seq``):
+# ``AttentionSeq2Seq`` and ``models.transformer.TransformerSeq2Seq``, which also share
+# ``forward(src, src_lengths, tgt_in)`` and ``models.seq2seq.seq2seq_loss``):
 # ``model.encode(src (B, S), src_lengths (B,)) -> state``;
 # ``model.decode_step(prev_tokens (B,), state) -> (logits (B, V), new_state)``; and
 # ``state.select(index (B',)) -> state`` with the batch rows ``index`` (to repeat each sentence
@@ -214,21 +230,6 @@ class Hypothesis(NamedTuple):
     tokens: list[int]
     score: float
     log_prob: float
-
-
-@contextmanager
-def _inference(model):
-    """No gradients, eval mode; each submodule's training mode is restored afterwards."""
-    modules = list(model.modules()) if isinstance(model, nn.Module) else []
-    modes = [module.training for module in modules]
-    for module in modules:
-        module.training = False
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, mode in zip(modules, modes, strict=True):
-            module.training = mode
 
 
 def _check_decode_args(src, max_len: int, bos_id: int, eos_id: int) -> None:

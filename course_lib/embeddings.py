@@ -61,6 +61,43 @@ def _offset_pairs(arrays: list[np.ndarray], window: int):
 # ---------------------------------------------------------------- TF-IDF
 
 
+def tfidf_fit(
+    docs: Sequence[Sequence[str]], vocab: Sequence[str] | None = None, min_df: int = 1
+) -> tuple[list[str], torch.Tensor]:
+    """The columns and idf weights learned from ``docs`` (e.g. a training split): ``(terms, idf
+    (V,))``, ``idf = ln((1 + N) / (1 + df_t)) + 1`` over its N documents (see ``tfidf_matrix``)."""
+    if isinstance(docs, str) or any(isinstance(doc, str) for doc in docs):
+        raise TypeError("docs must be token lists, e.g. [word_tokenize(text) for text in texts]")
+    if min_df < 1:
+        raise ValueError(f"min_df must be >= 1, got {min_df}")
+    doc_freq: Counter[str] = Counter()
+    for doc in docs:
+        doc_freq.update(set(doc))
+    terms = sorted(t for t, df in doc_freq.items() if df >= min_df) if vocab is None else list(vocab)
+    if not terms:
+        raise ValueError("empty vocabulary: no term reaches min_df (lower it) or vocab is empty")
+    df = torch.tensor([doc_freq[t] for t in terms], dtype=torch.float64)
+    return terms, (torch.log((1 + len(docs)) / (1 + df)) + 1).float()  # (V,)
+
+
+def tfidf_transform(docs: Sequence[Sequence[str]], terms: Sequence[str], idf: torch.Tensor) -> torch.Tensor:
+    """Sparse (N, V) TF-IDF rows of unit L2 norm for ``docs``, with the ``terms`` and ``idf`` of
+    ``tfidf_fit`` (terms outside them are ignored; an all-zero row stays zero)."""
+    column = {t: j for j, t in enumerate(terms)}
+    rows, cols, counts = [], [], []
+    for i, doc in enumerate(docs):
+        for term, count in Counter(doc).items():
+            if term in column:
+                rows.append(i)
+                cols.append(column[term])
+                counts.append(count)
+    rows_t, cols_t = torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)
+    values = torch.tensor(counts, dtype=torch.float32) * idf[cols_t]  # tf * idf, (nnz,)
+    norms = torch.zeros(len(docs)).index_add_(0, rows_t, values**2).sqrt().clamp_min(1e-12)  # (N,)
+    return torch.sparse_coo_tensor(torch.stack([rows_t, cols_t]), values / norms[rows_t],
+                                   (len(docs), len(terms)), check_invariants=False).coalesce()
+
+
 def tfidf_matrix(
     docs: Sequence[Sequence[str]],
     vocab: Sequence[str] | None = None,
@@ -76,34 +113,11 @@ def tfidf_matrix(
     ``Vocab``'s ``itos``) the columns follow it, other terms are ignored and ``min_df`` is unused.
 
     Returns ``(matrix (N, V) float32, terms)``. The matrix is dense (N x V x 4 bytes): raise
-    ``min_df`` or pass a smaller ``vocab`` for large collections.
+    ``min_df`` or pass a smaller ``vocab`` for large collections, or use ``tfidf_fit`` and
+    ``tfidf_transform`` (sparse, and fitted on one split, applied to others).
     """
-    if isinstance(docs, str) or any(isinstance(doc, str) for doc in docs):
-        raise TypeError("docs must be token lists, e.g. [word_tokenize(text) for text in texts]")
-    if min_df < 1:
-        raise ValueError(f"min_df must be >= 1, got {min_df}")
-    doc_freq: Counter[str] = Counter()
-    for doc in docs:
-        doc_freq.update(set(doc))
-    if vocab is None:
-        terms = sorted(t for t, df in doc_freq.items() if df >= min_df)
-    else:
-        terms = list(vocab)
-    if not terms:
-        raise ValueError("empty vocabulary: no term reaches min_df (lower it) or vocab is empty")
-    column = {t: j for j, t in enumerate(terms)}
-    rows, cols, counts = [], [], []
-    for i, doc in enumerate(docs):
-        for term, count in Counter(doc).items():
-            if term in column:
-                rows.append(i)
-                cols.append(column[term])
-                counts.append(count)
-    tf = torch.zeros(len(docs), len(terms))  # (N, V)
-    tf[rows, cols] = torch.tensor(counts, dtype=torch.float32)
-    df = torch.tensor([doc_freq[t] for t in terms], dtype=torch.float64)
-    idf = (torch.log((1 + len(docs)) / (1 + df)) + 1).float()  # (V,)
-    return F.normalize(tf * idf, p=2, dim=1), terms
+    terms, idf = tfidf_fit(docs, vocab, min_df)
+    return tfidf_transform(docs, terms, idf).to_dense(), terms
 
 
 # ---------------------------------------------------------------- nearest neighbours

@@ -4,7 +4,8 @@
 the model, learned attributes end in ``_``. Tokens become integer ids; each order's n-grams
 become sorted int64 keys (``np.unique`` with counts), and every lookup is a vectorised
 ``np.searchsorted`` over all queries at once, so a 6-gram character model of a million
-characters fits and scores in seconds. The smoothing arithmetic lives in
+characters fits and scores in seconds. The counting (vocabulary, padding, count tables,
+input checks) lives in ``course_lib.ngram_counts``, the smoothing arithmetic in
 ``course_lib.smoothing``.
 
 Smoothing methods (``smoothing=``): ``"mle"``, ``"add_k"`` (``k=1`` is Laplace),
@@ -20,10 +21,8 @@ vocabulary includes the special tokens, and every probability distribution is ov
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -31,7 +30,7 @@ import torch
 
 from course_lib import decoding
 from course_lib import smoothing as sm
-from course_lib.text import Vocab
+from course_lib.ngram_counts import NgramCounts, as_sequences, is_integer, refuse_padding_symbols
 
 __all__ = ["SMOOTHING_METHODS", "NgramLM"]
 
@@ -46,7 +45,7 @@ SMOOTHING_METHODS = (
 _RECURSIVE = {"interpolation", "stupid_backoff", "kneser_ney", "modified_kneser_ney"}
 
 
-class NgramLM:
+class NgramLM(NgramCounts):
     """An n-gram language model; see the module docstring for the methods.
 
     Args:
@@ -83,7 +82,7 @@ class NgramLM:
         heldout_fraction: float = 0.1,
         nltk_compatible: bool = False,
     ):
-        if not _is_integer(order) or order < 1:
+        if not is_integer(order) or order < 1:
             raise ValueError(f"order must be an int >= 1 (1 = unigram, 2 = bigram), got {order!r}")
         if smoothing not in SMOOTHING_METHODS:
             raise ValueError(f"smoothing must be one of {SMOOTHING_METHODS}, got {smoothing!r}")
@@ -116,7 +115,7 @@ class NgramLM:
         ``heldout`` (sequences), or else on the last ``heldout_fraction`` of ``sequences``
         (of the tokens, when there is one sequence); the counts then use all of ``sequences``.
         """
-        sequences = _as_sequences(sequences, "fit")
+        sequences = as_sequences(sequences, "fit")
         if sum(len(s) for s in sequences) == 0:
             raise ValueError("fit got an empty corpus: pass at least one non-empty sequence")
         longest = max(len(s) for s in sequences)
@@ -131,7 +130,7 @@ class NgramLM:
         if self.smoothing == "interpolation":
             train, tune = (sequences, heldout) if heldout is not None else self._split(sequences)
             self._count(train)
-            contexts, targets = self._windows(_as_sequences(tune, "fit(heldout=...)"))
+            contexts, targets = self._windows(as_sequences(tune, "fit(heldout=...)"))
             mle, seen = self._level_probabilities(contexts, targets)
             self.lambdas_ = sm.fit_interpolation_lambdas(mle, seen, len(self.vocab_))
         self._count(sequences)
@@ -144,96 +143,6 @@ class NgramLM:
             return [sequences[0][:cut]], [sequences[0][cut:]]
         cut = min(len(sequences) - 1, max(1, round(len(sequences) * (1 - self.heldout_fraction))))
         return sequences[:cut], sequences[cut:]
-
-    def _build_vocab(self, sequences: list[Sequence[str]]) -> None:
-        texts = [s for s in sequences if isinstance(s, str)]
-        counts = Counter(itertools.chain.from_iterable(s for s in sequences if not isinstance(s, str)))
-        if texts:  # characters: count code points with numpy
-            points, num = np.unique(_code_points("".join(texts)), return_counts=True)
-            counts.update(dict(zip(map(chr, points.tolist()), num.tolist(), strict=True)))
-        if self.pad and (self.bos in counts or self.eos in counts):
-            _refuse_padding_symbols(sequences, self.bos, self.eos, "fit")
-        specials = [self.unk] if self.unk is not None else []
-        specials = list(dict.fromkeys(specials + ([self.bos, self.eos] if self.pad else [])))
-        kept = sorted(t for t, c in counts.items() if c >= self.min_count and t not in specials)
-        self.vocab_ = Vocab(kept, specials=specials)
-        self.vocab_size_ = len(self.vocab_)
-        chars = [(ord(t), i) for i, t in enumerate(self.vocab_.itos) if len(t) == 1]
-        self._char_table = np.array(sorted(chars), np.int64).reshape(-1, 2).T  # (2, C)
-
-    def _encode(self, sequence: Sequence[str]) -> np.ndarray:
-        """Token ids (tokens outside the vocabulary become unk, or raise without one)."""
-        if not hasattr(self, "vocab_"):
-            raise RuntimeError("This NgramLM is not fitted yet: call fit(sequences) first")
-        unk_id = self.vocab_.stoi.get(self.unk, -1)
-        if isinstance(sequence, str):  # one token per character, looked up with numpy
-            points, (table_points, table_ids) = _code_points(sequence), self._char_table
-            where = np.minimum(np.searchsorted(table_points, points), max(len(table_ids) - 1, 0))
-            found = table_points[where] == points if len(table_ids) else np.zeros(len(points), bool)
-            ids = np.where(found, table_ids[where] if len(table_ids) else -1, unk_id)
-        else:
-            stoi = self.vocab_.stoi
-            ids = np.array(list(map(stoi.get, sequence, itertools.repeat(unk_id))), np.int64)
-            ids = ids.reshape(len(sequence))
-        if unk_id < 0 and (ids < 0).any():
-            raise ValueError(
-                f"token {sequence[int(np.argmax(ids < 0))]!r} is not in the vocabulary and the "
-                "model has no unk token: fit with unk='<unk>' (and min_count=2 to train it)"
-            )
-        return ids.astype(np.int64)
-
-    def _stream(self, sequences, training: bool):
-        """The padded sequences end to end: (ids, room, is_target, lengths).
-
-        ``room[i]`` is how many tokens are left in position i's sequence (i included), so a
-        k-gram may start at i when ``room[i] >= k``; ``is_target`` marks predicted positions.
-        """
-        left = self.order - 1 if self.pad else 0
-        right = (self.order - 1 if training and self.nltk_compatible else 1) if self.pad else 0
-        sizes = np.array([len(s) for s in sequences], np.int64)
-        if all(isinstance(s, str) for s in sequences):
-            tokens = self._encode("".join(sequences))
-        else:
-            tokens = self._encode(list(itertools.chain.from_iterable(sequences)))
-        lengths = sizes + left + right
-        start = np.cumsum(lengths) - lengths  # where each padded sequence starts
-        ids = np.empty(int(lengths.sum()), np.int64)
-        is_target = np.ones(len(ids), bool)
-        inside = np.arange(len(tokens)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        ids[np.repeat(start + left, sizes) + inside] = tokens
-        if left:
-            pads = (start[:, None] + np.arange(left)).ravel()
-            ids[pads], is_target[pads] = self.vocab_.stoi[self.bos], False
-        if right:
-            ids[(start + left + sizes)[:, None] + np.arange(right)] = self.vocab_.stoi[self.eos]
-        room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))
-        return ids, room, is_target, lengths
-
-    def _count(self, sequences) -> None:
-        ids, room, is_target, _ = self._stream(sequences, training=True)
-        if self.nltk_compatible:
-            is_target = np.ones_like(is_target)  # NLTK counts every everygram
-        vocab_size = len(self.vocab_)
-        tables = [sm.NgramTable(*(np.zeros(1, np.int64),) * 4)]
-        tables[0].count[0] = is_target.sum()
-        row = np.zeros(len(ids), np.int64)  # row of the k-gram starting at each position
-        for k in range(1, self.order + 1):
-            starts = np.flatnonzero(room >= k)
-            keys = row[starts] * vocab_size + ids[starts + k - 1]
-            unique, inverse, _ = np.unique(keys, return_inverse=True, return_counts=True)
-            count = np.bincount(inverse, weights=is_target[starts + k - 1], minlength=len(unique))
-            suffix = np.zeros(len(unique), np.int64)
-            if k > 1:
-                suffix[inverse] = row[starts + 1]
-            tables.append(sm.NgramTable(unique, count.astype(np.int64), unique // vocab_size,
-                                        suffix))
-            row = np.full(len(ids), -1, np.int64)
-            row[starts] = inverse
-        self.counts_ = tables
-        self.context_starts_ = [None] + [
-            np.concatenate([[0], np.cumsum(np.bincount(t.prefix, minlength=len(tables[k - 1])))])
-            for k, t in enumerate(tables) if k > 0
-        ]
 
     def _set_weights(self) -> None:
         method, tables, vocab_size = self.smoothing, self.counts_, len(self.vocab_)
@@ -262,32 +171,6 @@ class NgramLM:
             raise RuntimeError("This NgramLM is not fitted yet: call fit(sequences) first")
 
     # ------------------------------------------------------------------------- lookups
-    def _find(self, k: int, rows: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """Row of each k-gram (context row in the order k-1 table, token) or -1 if unseen."""
-        keys = self.counts_[k].keys
-        if len(keys) == 0:  # no k-gram counted (e.g. a held-out split shorter than k)
-            return np.full(np.broadcast(rows, tokens).shape, -1, np.int64)
-        wanted = rows * len(self.vocab_) + tokens
-        where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-        found = (rows >= 0) & (tokens >= 0) & (keys[where] == wanted)
-        return np.where(found, where, -1)
-
-    def _context_rows(self, contexts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each level k = 1..order: (usable, row of the last k-1 context tokens or -1).
-
-        ``contexts`` is (M, order-1) ids with -1 for missing tokens on the left; a level is
-        usable when the context has at least k-1 tokens.
-        """
-        num, width = contexts.shape
-        available = (contexts >= 0).sum(axis=1)
-        levels = [(np.ones(num, bool), np.zeros(num, np.int64))]
-        for k in range(2, self.order + 1):
-            row = np.zeros(num, np.int64)
-            for j in range(k - 1):
-                row = self._find(j + 1, row, contexts[:, width - (k - 1) + j])
-            levels.append((available >= k - 1, row))
-        return levels
-
     def _level_probabilities(self, contexts, targets) -> tuple[np.ndarray, np.ndarray]:
         """(M, order) MLE probability of each target at each level, and context seen."""
         mle = sm.mle_weights(self.counts_)
@@ -346,30 +229,6 @@ class NgramLM:
         return prob
 
     # ----------------------------------------------------------------- encoding queries
-    def _context_ids(self, context: Sequence[str]) -> np.ndarray:
-        """(1, order-1) ids; a padded model's context that starts with BOS is left-filled."""
-        ids = self._encode(list(context))[-(self.order - 1):] if self.order > 1 else []
-        ids = np.asarray(ids, np.int64)
-        fill = -1
-        if self.pad and len(context) > 0 and context[0] == self.bos:
-            fill = self.vocab_.stoi[self.bos]
-        row = np.full(self.order - 1, fill, np.int64)
-        if len(ids):
-            row[len(row) - len(ids):] = ids
-        return row[None, :]
-
-    def _windows(self, sequences) -> tuple[np.ndarray, np.ndarray]:
-        """Contexts (M, order-1) and targets (M,) of every predicted token in ``sequences``.
-
-        A context never reaches back into the previous sequence: missing tokens are -1.
-        """
-        ids, room, is_target, lengths = self._stream(sequences, training=False)
-        position = np.flatnonzero(is_target)
-        first = np.repeat(np.cumsum(lengths) - lengths, lengths)[position]  # sequence start
-        source = position[:, None] + np.arange(-(self.order - 1), 0)[None, :]  # (M, order-1)
-        contexts = np.where(source >= first[:, None], ids[np.maximum(source, 0)], -1)
-        return contexts, ids[position]
-
     def _require_probability(self, what: str) -> None:
         if self.smoothing == "stupid_backoff":
             raise ValueError(
@@ -413,9 +272,9 @@ class NgramLM:
     def token_logprobs(self, sequences: Iterable[Sequence[str]]) -> np.ndarray:
         """(M,) log P of every predicted token of ``sequences`` (EOS included when padded)."""
         self._require_probability("token_logprobs")
-        sequences = _as_sequences(sequences, "token_logprobs")
+        sequences = as_sequences(sequences, "token_logprobs")
         if self.pad:
-            _refuse_padding_symbols(sequences, self.bos, self.eos, "token_logprobs")
+            refuse_padding_symbols(sequences, self.bos, self.eos, "token_logprobs")
         if self.smoothing == "mle":
             for token in {t for s in sequences for t in s}:
                 self._check_query(token)
@@ -529,69 +388,9 @@ class NgramLM:
         return int(self.counts_[len(ngram)].count[row[0]]) if row[0] >= 0 else 0
 
 
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-
-
 def _take(values: np.ndarray, index: np.ndarray, missing) -> np.ndarray:
     """``values[index]``, and ``missing`` where ``index`` is -1 (works on an empty table)."""
     out = np.full(index.shape, missing, dtype=values.dtype)
     found = index >= 0
     out[found] = values[index[found]]
     return out
-
-
-def _is_integer(value) -> bool:
-    """An integral number (int, numpy.int64, ...) that is not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _as_sequences(sequences, where: str) -> list[Sequence[str]]:
-    """A list of sequences, each a str (one token per character) or a list of str tokens.
-
-    Anything else is a TypeError that names the offending sequence or token and its place.
-    """
-    if isinstance(sequences, (str, bytes)):
-        raise TypeError(
-            f"{where} takes an iterable of token sequences, not one string: pass [text] for "
-            "characters or [word_tokenize(line) for line in lines] for words"
-        )
-    result = []
-    for i, sequence in enumerate(sequences):
-        if isinstance(sequence, str):
-            result.append(sequence)
-            continue
-        if isinstance(sequence, (bytes, bytearray)) or not isinstance(sequence, Iterable):
-            raise TypeError(
-                f"{where}: sequence {i} is {type(sequence).__name__} {sequence!r:.40}, not a str "
-                "or a list of str tokens" + (": decode it first, e.g. data.decode('utf-8')"
-                                             if isinstance(sequence, (bytes, bytearray)) else "")
-            )
-        tokens = list(sequence)
-        if not all(map(isinstance, tokens, itertools.repeat(str))):
-            j = next(j for j, t in enumerate(tokens) if not isinstance(t, str))
-            raise TypeError(
-                f"{where}: token {tokens[j]!r:.40} ({type(tokens[j]).__name__}) at sequence {i}, "
-                f"position {j} is not a str: every token must be a string (decode bytes with "
-                ".decode('utf-8'), write numbers with str(), drop missing tokens)"
-            )
-        result.append(tokens)
-    return result
-
-
-def _refuse_padding_symbols(sequences, bos: str, eos: str, where: str) -> None:
-    """ValueError when the data holds a literal BOS/EOS, which padding would silently merge."""
-    for symbol, name in ((bos, "bos"), (eos, "eos")):
-        found = [(i, s) for i, s in enumerate(sequences)
-                 if symbol in s and (len(symbol) == 1 or not isinstance(s, str))][:1]
-        if not found:
-            continue
-        (i, sequence), = found
-        j = sequence.index(symbol)
-        raise ValueError(
-            f"{where}: token {symbol!r} at sequence {i}, position {j} is the padding symbol "
-            f"{name}={symbol!r}, which pad=True adds around every sequence, so the two would be "
-            f"counted as one: remove it from the data, choose padding symbols that do not occur "
-            f"in it (NgramLM(..., bos='<bos>', eos='<eos>')), or pass pad=False if the sequences "
-            "are padded already"
-        )

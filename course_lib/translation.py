@@ -171,10 +171,12 @@ def train_multi30k(name: str, minutes: float = 30.0, steps: int | None = None,
     is measured ten times. Batches of 128 sentence pairs; under ``torchrun`` every process
     takes its slice of each (``course_lib.distributed``). ``log`` gets one line about the plan.
     """
+    from functools import partial
+
     from course_lib.data import make_loader
     from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
     from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq, seq2seq_loss
-    from course_lib.models.transformer import TransformerSeq2Seq, transformer_seq2seq_loss
+    from course_lib.models.transformer import TransformerSeq2Seq
     from course_lib.training import TrainConfig, evaluate_loss, steps_within, train
 
     classes = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
@@ -185,7 +187,7 @@ def train_multi30k(name: str, minutes: float = 30.0, steps: int | None = None,
     device = device or get_device()
     data = load_multi30k_translation("de", "en")
     pad_id, recipe = data.tgt_vocab.pad_id, MULTI30K_RECIPES[name]
-    loss_fn = transformer_seq2seq_loss if name == "transformer" else seq2seq_loss
+    loss_fn = partial(seq2seq_loss, label_smoothing=0.1 if name == "transformer" else 0.0)
     loader = make_loader(data["train"], 128, pad_id=pad_id, lengths=[len(s) for s, _ in data["train"]])
     val_loader = make_loader(data["validation"], 128, pad_id=pad_id, shuffle=False,
                              lengths=[len(s) for s, _ in data["validation"]])

@@ -6,14 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.models.attention import (
+from course_lib.models.masks import masked_softmax
+from course_lib.models.rnn_attention import (
     ATTENTION_KINDS,
     AdditiveAttention,
     DotAttention,
     GeneralAttention,
     make_attention,
-    masked_softmax,
 )
+from course_lib.models.transformer_layers import scaled_dot_product_attention
 
 B, S, D, DV = 3, 5, 4, 6
 
@@ -125,8 +126,6 @@ def test_clear_errors():
     query, keys, values, mask = inputs()
     with pytest.raises(TypeError, match="bool"):
         DotAttention()(query, keys, values, mask.long())
-    with pytest.raises(ValueError, match="all False"):
-        DotAttention()(query, keys, values, torch.zeros(B, S, dtype=torch.bool))
     with pytest.raises(ValueError, match="shape"):
         DotAttention()(query, keys, values, mask[:, :2])
     with pytest.raises(ValueError, match="sizes to match"):
@@ -137,3 +136,32 @@ def test_clear_errors():
         make_attention("cosine", 4, 4)
     with pytest.raises(ValueError, match="agree on B"):
         DotAttention()(query[:2], keys, values)
+
+
+def test_a_fully_masked_row_gets_zero_weights_in_both_attentions_like_pytorch():
+    """One policy for a query allowed to attend to nothing: zero weights, zero output, finite
+    gradients, the same in the recurrent models' attention, the Transformer's from-scratch
+    attention and ``F.scaled_dot_product_attention``."""
+    query, keys, values, mask = inputs()
+    mask[1] = False  # row 1 may attend to nothing
+    query.requires_grad_(True)
+    context, weights = DotAttention(scaled=True)(query, keys, values, mask)
+    assert torch.equal(weights[1], torch.zeros(S)) and torch.equal(context[1], torch.zeros(DV))
+    torch.testing.assert_close(weights[[0, 2]].sum(dim=-1), torch.ones(2))
+    context.sum().backward()
+    assert torch.isfinite(query.grad).all() and torch.equal(query.grad[1], torch.zeros(D))
+    q, k, v, m = query.detach()[:, None], keys, values, mask[:, None, :]  # one query per row
+    out, transformer_weights = scaled_dot_product_attention(q, k, v, m)
+    torch.testing.assert_close(transformer_weights[:, 0], weights.detach())
+    torch.testing.assert_close(out[:, 0], context.detach())
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=m))
+
+
+def test_masked_softmax_known_answer_and_broadcasting():
+    scores = torch.tensor([[0.0, 0.0, math.log(2.0)], [1.0, 2.0, 3.0]])
+    mask = torch.tensor([True, False, True])  # broadcast over the rows
+    expected = torch.tensor([[1 / 3, 0.0, 2 / 3], [1 / (1 + math.e**2), 0.0, math.e**2 / (1 + math.e**2)]])
+    torch.testing.assert_close(masked_softmax(scores, mask), expected)
+    torch.testing.assert_close(masked_softmax(scores, None), scores.softmax(dim=-1))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        masked_softmax(scores, torch.ones(3, 3, dtype=torch.bool))

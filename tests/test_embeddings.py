@@ -13,7 +13,9 @@ from course_lib.embeddings import (
     nearest,
     ppmi,
     skipgram_pairs,
+    tfidf_fit,
     tfidf_matrix,
+    tfidf_transform,
     truncated_svd,
 )
 
@@ -282,3 +284,14 @@ def test_skipgram_learns_two_topics():
             model.word_vectors()[word], model.word_vectors(), k=1, exclude=[word]
         )
         assert (neighbour < 6) == (word < 6)
+
+
+def test_tfidf_fitted_on_one_split_applies_to_another():
+    terms, idf = tfidf_fit([["a", "b"], ["a"]])  # N = 2: idf(a) = ln(3/3) + 1, idf(b) = ln(3/2) + 1
+    assert terms == ["a", "b"]
+    torch.testing.assert_close(idf, torch.tensor([1.0, math.log(1.5) + 1]))
+    matrix = tfidf_transform([["b", "b", "c"], ["a", "b"], []], terms, idf)  # c is not a column
+    assert matrix.is_sparse and matrix.shape == (3, 2)
+    a, b = 1.0, math.log(1.5) + 1
+    expected = torch.tensor([[0.0, 1.0], [a / math.hypot(a, b), b / math.hypot(a, b)], [0.0, 0.0]])
+    torch.testing.assert_close(matrix.to_dense(), expected)

@@ -6,6 +6,7 @@ repeated batch; and ``train_char_gpt`` plans and stops on a fake clock exactly a
 """
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from course_lib import lm
 from course_lib.data import make_collate, random_windows
 from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, train_char_gpt
 from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq, seq2seq_loss
-from course_lib.models.transformer import GPT, TransformerSeq2Seq, transformer_seq2seq_loss
+from course_lib.models.transformer import GPT, TransformerSeq2Seq
 from course_lib.training import TrainConfig, train
 from course_lib.translation import MULTI30K_RECIPES
 
@@ -23,7 +24,7 @@ SRC_VOCAB, TGT_VOCAB, CHARS = 30, 40, 65
 TRANSLATION = {
     "seq2seq": (Seq2Seq, seq2seq_loss),
     "attention": (AttentionSeq2Seq, seq2seq_loss),
-    "transformer": (TransformerSeq2Seq, transformer_seq2seq_loss),
+    "transformer": (TransformerSeq2Seq, partial(seq2seq_loss, label_smoothing=0.1)),
 }
 
 
@@ -148,8 +149,8 @@ def test_transformer_recipe_starts_by_copying_its_input_token():
     batch = random_translation_batch()
     tgt_in = batch.tgt[:, :-1]
     with torch.no_grad():
-        logits = model(batch.src, tgt_in)  # (B, T, V)
-        loss = transformer_seq2seq_loss(model, batch).item()
+        logits = model(batch.src, batch.src_lengths, tgt_in)  # (B, T, V)
+        loss = seq2seq_loss(model, batch, label_smoothing=0.1).item()
     real = tgt_in != PAD
     assert torch.equal(logits.argmax(-1)[real], tgt_in[real])
     assert loss > math.log(TGT_VOCAB) + 5

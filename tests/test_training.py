@@ -459,3 +459,22 @@ def test_max_minutes_beyond_the_run_changes_nothing(monkeypatch):
     limited = train(TinyLM(), clock.timed_loss, shuffled_loader(), config(max_minutes=60.0))
     unlimited = train(TinyLM(), clock.timed_loss, shuffled_loader(), config())
     assert limited == unlimited and limited.steps[-1] == 20
+
+
+def test_optimizers_drive_several_optimizers_as_one_and_checkpoint():
+    from course_lib.training import Optimizers
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(5, 3, sparse=True), torch.nn.Linear(3, 2))
+    sparse, dense = model[0].parameters(), model[1].parameters()
+    both = Optimizers(torch.optim.SparseAdam(sparse, lr=0.1), torch.optim.Adam(dense, lr=0.1))
+    assert len(both.param_groups) == 2
+    before = [p.detach().clone() for p in model.parameters()]
+    model(torch.tensor([1, 2])).sum().backward()
+    both.step()
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    both.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    state = both.state_dict()
+    assert [s["state"] != {} for s in state["optimizers"]] == [True, True]
+    both.load_state_dict(state)

@@ -11,7 +11,6 @@ from torch import nn
 from course_lib.decoding import beam_search, generate, greedy_decode
 from course_lib.models.transformer import (
     GPT,
-    CachedGPT,
     DecoderState,
     KVCache,
     LearnedPositionalEmbedding,
@@ -24,7 +23,6 @@ from course_lib.models.transformer import (
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_positions,
-    transformer_seq2seq_loss,
 )
 
 
@@ -286,50 +284,47 @@ def test_gpt_attention_maps_are_causal_distributions():
 def test_kv_cache_equals_the_uncached_model_over_a_long_generation():
     """Greedy generation past block_size: the cache's logits equal a full forward each step."""
     gpt = small_gpt(block_size=8)
-    cached = CachedGPT(gpt)
     tokens = torch.randint(11, (3, 5), generator=torch.Generator().manual_seed(0))
+    cache = gpt.new_cache()
     with torch.no_grad():
-        logits, state = cached(tokens)
+        logits = gpt(tokens, cache)
         torch.testing.assert_close(logits, gpt(tokens), atol=1e-5, rtol=0)
         for _ in range(14):  # 5 + 14 tokens: the window slides past block_size = 8
             next_token = logits[:, -1].argmax(-1, keepdim=True)  # (B, 1)
             tokens = torch.cat([tokens, next_token], dim=1)
-            logits, state = cached(next_token, state)
+            logits = gpt(next_token, cache)
             expected = gpt(tokens[:, -gpt.block_size :])[:, -1:]
             torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
-            assert state.length == min(tokens.shape[1], gpt.block_size)
+            assert cache.length == min(tokens.shape[1], gpt.block_size)
+            assert torch.equal(cache.tokens, tokens[:, -cache.length :])
 
 
-def test_kv_cache_steps_of_several_tokens_and_is_never_modified():
+def test_kv_cache_steps_of_several_tokens_and_copies_are_snapshots():
     gpt = small_gpt()
     tokens = torch.randint(11, (2, 8), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        first, cache = gpt.step(tokens[:, :3])
-        keys_before = cache.keys[0].clone()
-        second, _ = gpt.step(tokens[:, 3:7], cache)
-        third, _ = gpt.step(tokens[:, 3:8], cache)  # the same cache, reused
+        cache = gpt.new_cache()
+        first = gpt(tokens[:, :3], cache)
+        snapshot = cache.copy()
+        keys_before = snapshot.layers[0].keys.clone()
+        second = gpt(tokens[:, 3:7], cache)
+        third = gpt(tokens[:, 3:8], snapshot)  # the cache as it was after 3 tokens
         full = gpt(tokens)
     torch.testing.assert_close(torch.cat([first, second], 1), full[:, :7], atol=1e-5, rtol=0)
     torch.testing.assert_close(third, full[:, 3:], atol=1e-5, rtol=0)
-    assert torch.equal(cache.keys[0], keys_before) and cache.length == 3
-    assert isinstance(cache, KVCache) and cache.select(torch.tensor([1, 1, 0])).tokens.shape == (3, 3)
-
-
-def test_cached_gpt_crops_a_long_prompt_like_generate_does():
-    gpt = small_gpt(block_size=8)
-    prompt = torch.randint(11, (1, 12))
-    with torch.no_grad():
-        logits, state = gpt.cached()(prompt)
-        torch.testing.assert_close(logits, gpt(prompt[:, -8:]), atol=1e-5, rtol=0)
-    assert state.length == 8
+    assert cache.length == 7 and snapshot.length == 8
+    assert torch.equal(snapshot.layers[0].keys[:, :, :3], keys_before)
+    assert isinstance(cache, KVCache) and cache.select(torch.tensor([1, 1, 0])).tokens.shape == (3, 7)
+    with pytest.raises(ValueError, match="batch"):
+        gpt(tokens[:1, :1], cache)
 
 
 def test_decoding_generate_gives_the_same_text_with_and_without_the_cache():
     gpt = small_gpt(block_size=8)
     prompt = torch.randint(11, (2, 3), generator=torch.Generator().manual_seed(2))
     for options in ({"greedy": True}, {"temperature": 1.0, "seed": 0}):
-        uncached = generate(gpt, prompt, max_new_tokens=12, **options)
-        cached = generate(gpt.cached(), prompt, max_new_tokens=12, **options)
+        uncached = generate(gpt, prompt, max_new_tokens=12, use_cache=False, **options)
+        cached = generate(gpt, prompt, max_new_tokens=12, **options)
         assert uncached.shape == (2, 15) and torch.equal(cached, uncached)
 
 
@@ -353,7 +348,7 @@ def test_tiny_gpt_overfits_a_tiny_sequence():
 def test_seq2seq_forward_is_encode_then_decode():
     model = small_seq2seq()
     src, tgt_in = torch.randint(1, 13, (2, 6)), torch.randint(1, 17, (2, 4))
-    logits = model(src, tgt_in)
+    logits = model(src, None, tgt_in)
     assert logits.shape == (2, 4, 17)
     encoded = model.encode(src)
     assert encoded.memory.shape == (2, 6, 16) and encoded.src_mask.all()
@@ -362,30 +357,33 @@ def test_seq2seq_forward_is_encode_then_decode():
     torch.testing.assert_close(model.decode(tgt_in.repeat_interleave(2, 0), beams)[::2], logits)
 
 
-def test_transformer_seq2seq_loss_is_smoothed_cross_entropy_over_real_targets():
+def test_seq2seq_loss_is_smoothed_cross_entropy_over_real_targets():
     from course_lib.data import make_collate
+    from course_lib.models.seq2seq import seq2seq_loss
 
     model = small_seq2seq()
     pairs = [([3, 4, 5, 2], [1, 6, 7, 2]), ([8, 2], [1, 9, 10, 11, 2])]  # (src, <bos> tgt <eos>)
     batch = make_collate(0)(pairs)  # targets padded with 0
-    logits = model(batch.src, batch.tgt[:, :-1])  # (B, T, V)
+    logits = model(batch.src, batch.src_lengths, batch.tgt[:, :-1])  # (B, T, V)
     by_hand = []
     for b, (_, tgt) in enumerate(pairs):  # mean over the 3 + 4 real predictions
         for t in range(len(tgt) - 1):
             log_p = logits[b, t].log_softmax(-1)
             by_hand.append(-(0.9 * log_p[tgt[t + 1]] + 0.1 * log_p.mean()))
-    torch.testing.assert_close(transformer_seq2seq_loss(model, batch), torch.stack(by_hand).mean())
+    torch.testing.assert_close(seq2seq_loss(model, batch, label_smoothing=0.1), torch.stack(by_hand).mean())
     plain = F.cross_entropy(logits.flatten(0, 1), batch.tgt[:, 1:].flatten(), ignore_index=0)
-    torch.testing.assert_close(transformer_seq2seq_loss(model, batch, label_smoothing=0.0), plain)
+    torch.testing.assert_close(seq2seq_loss(model, batch), plain)
     with pytest.raises(ValueError, match="tgt"):
-        transformer_seq2seq_loss(model, make_collate(0)([[3, 4], [5]]))
+        seq2seq_loss(model, make_collate(0)([[3, 4], [5]]))
+    with pytest.raises(ValueError, match="recurrent decoder"):
+        seq2seq_loss(model, batch, teacher_forcing=0.5)
 
 
 def test_decode_step_equals_forward_on_the_prefix_and_never_modifies_the_state():
     model = small_seq2seq()
     src = torch.tensor([[4, 7, 9, 2, 0, 0], [5, 3, 8, 6, 11, 12]])
     tgt_in = torch.tensor([[2, 5, 9, 1, 16], [2, 3, 3, 7, 4]])  # 2 plays <bos>
-    full = model(src, tgt_in)  # (B, T, V)
+    full = model(src, None, tgt_in)  # (B, T, V)
     state = model.encode(src, torch.tensor([4, 6]))
     assert isinstance(state, DecoderState) and state.tokens.shape == (2, 0)
     with torch.no_grad():
@@ -417,7 +415,7 @@ def brute_force_greedy(model, src, max_len, bos_id, eos_id):
     for row in src:
         prefix = [bos_id]
         while len(prefix) <= max_len:
-            logits = model(row[None], torch.tensor([prefix]))  # (1, t, V)
+            logits = model(row[None], None, torch.tensor([prefix]))  # (1, t, V)
             prefix.append(int(logits[0, -1].argmax()))
             if prefix[-1] == eos_id:
                 break
@@ -467,9 +465,9 @@ def test_padding_the_source_does_not_change_the_translation():
     src = torch.tensor([[4, 7, 9, 2, 0, 0], [5, 3, 8, 6, 11, 12]])
     tgt_in = torch.randint(1, 17, (2, 5))
     padded = torch.cat([src, torch.zeros(2, 5, dtype=torch.long)], dim=1)
-    torch.testing.assert_close(model(padded, tgt_in), model(src, tgt_in), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model(padded, None, tgt_in), model(src, None, tgt_in), atol=1e-5, rtol=0)
     # and the first sentence alone, unpadded, gives the same as in the padded batch
-    torch.testing.assert_close(model(src[:1, :4], tgt_in[:1]), model(src, tgt_in)[:1],
+    torch.testing.assert_close(model(src[:1, :4], None, tgt_in[:1]), model(src, None, tgt_in)[:1],
                                atol=1e-5, rtol=0)
     cross = model.attention_maps(padded, tgt_in)["cross"]
     assert (cross[-1][0, :, :, 4:] == 0).all()  # no attention to padding
@@ -480,9 +478,9 @@ def test_seq2seq_masks_future_targets_and_checks_lengths():
     src, tgt_in = torch.randint(1, 13, (1, 5)), torch.randint(1, 17, (1, 6))
     changed = tgt_in.clone()
     changed[:, 4:] = 1
-    torch.testing.assert_close(model(src, changed)[:, :4], model(src, tgt_in)[:, :4])
+    torch.testing.assert_close(model(src, None, changed)[:, :4], model(src, None, tgt_in)[:, :4])
     with pytest.raises(ValueError, match="max_len is 20"):
-        model(torch.ones(1, 21, dtype=torch.long), tgt_in)
+        model(torch.ones(1, 21, dtype=torch.long), None, tgt_in)
 
 
 @pytest.mark.gpu
@@ -491,5 +489,5 @@ def test_gpt_on_cuda_matches_cpu():
     tokens = torch.randint(11, (2, 8))
     expected = gpt(tokens)
     torch.testing.assert_close(gpt.to("cuda")(tokens.cuda()).cpu(), expected, atol=1e-4, rtol=0)
-    logits, _ = gpt.cached()(tokens.cuda())
+    logits = gpt(tokens.cuda(), gpt.new_cache())
     torch.testing.assert_close(logits.cpu(), expected, atol=1e-4, rtol=0)

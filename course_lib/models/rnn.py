@@ -19,7 +19,7 @@ from torch import nn
 
 CELL_TYPES = ("rnn", "lstm", "gru")
 _NUM_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-_FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+_FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # the one table of the course
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -61,6 +61,11 @@ def check_cell_type(cell: str) -> str:
     if not isinstance(cell, str) or cell.lower() not in CELL_TYPES:
         raise ValueError(f"Unknown cell type {cell!r}: use one of {', '.join(CELL_TYPES)}.")
     return cell.lower()
+
+
+def fused_rnn_class(cell: str) -> type[nn.RNNBase]:
+    """PyTorch's fused multi-layer network for a cell type: ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``."""
+    return _FUSED[check_cell_type(cell)]
 
 
 # --- Cells as modules, with nn.RNNCell / nn.LSTMCell / nn.GRUCell's parameters ----------------
@@ -299,7 +304,7 @@ class RNNLanguageModel(nn.Module):
         if scratch:
             self.rnn = ScratchRNN(self.cell, embed_dim, hidden_size, num_layers, dropout=between)
         else:
-            rnn_class = _FUSED[self.cell]
+            rnn_class = fused_rnn_class(self.cell)
             self.rnn = rnn_class(
                 embed_dim, hidden_size, num_layers, batch_first=True, dropout=between
             )

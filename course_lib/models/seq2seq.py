@@ -17,11 +17,12 @@ L layers, V target vocabulary, Hs = H x directions the encoder's output size.
   ``[h_t; c; embed(y_{t-1})]`` -- still one fixed-size vector, but one the decoder cannot
   overwrite as it goes.
 * ``AttentionSeq2Seq`` (Bahdanau et al. 2015 style): at step t the previous top-layer state
-  h_{t-1} queries the encoder outputs (``course_lib.models.attention``), giving a context
+  h_{t-1} queries the encoder outputs (``course_lib.models.rnn_attention``), giving a context
   c_t; the RNN reads ``[embed(y_{t-1}); c_t]`` and the output layer sees
   ``[h_t; c_t; embed(y_{t-1})]``.
 
-Interface, shared by both and used by ``course_lib.decoding.greedy_decode``/``beam_search``:
+Interface, shared by both and by ``transformer.TransformerSeq2Seq``, trained by
+``seq2seq_loss`` and decoded by ``course_lib.decoding.greedy_decode``/``beam_search``:
 
 * ``forward(src (B, S), src_lengths (B,), tgt_in (B, T), teacher_forcing=1.0,
   generator=None) -> logits (B, T, V)``; ``AttentionSeq2Seq.forward_with_attention`` returns
@@ -45,11 +46,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_lib.models.attention import make_attention
-from course_lib.models.rnn import check_cell_type
+from course_lib.models.rnn import check_cell_type, fused_rnn_class
+from course_lib.models.rnn_attention import make_attention
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # h (L, B, H) or (h, c)
-_RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class Encoder(nn.Module):
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.drop = nn.Dropout(dropout)
         between = dropout if num_layers > 1 else 0.0  # PyTorch warns about dropout on 1 layer
-        self.rnn = _RNN_CLASSES[self.cell](embed_dim, hidden_size, num_layers, batch_first=True,
+        self.rnn = fused_rnn_class(self.cell)(embed_dim, hidden_size, num_layers, batch_first=True,
                                            dropout=between, bidirectional=bidirectional)
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor):
@@ -139,7 +139,7 @@ class _RecurrentSeq2Seq(nn.Module):
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, embed_dim, padding_idx=pad_id)
         self.drop = nn.Dropout(dropout)
         between = dropout if num_layers > 1 else 0.0
-        rnn_class = _RNN_CLASSES[self.cell]
+        rnn_class = fused_rnn_class(self.cell)
         self.decoder_rnn = rnn_class(self._decoder_input_size(embed_dim), hidden_size, num_layers,
                                      batch_first=True, dropout=between)
 
@@ -337,22 +337,36 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
         return logits, torch.stack(weights, dim=1)  # (B, T, V), (B, T, S)
 
 
-def seq2seq_loss(model, batch, teacher_forcing: float = 1.0,
+def seq2seq_loss(model, batch, *, label_smoothing: float = 0.0, teacher_forcing: float = 1.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Mean cross-entropy of ``batch.tgt[:, 1:]`` given ``batch.tgt[:, :-1]``, ignoring padding.
 
-    ``batch.tgt`` is ``<bos> y <eos>`` padded with ``model.pad_id``; usable as
-    ``training.train``'s ``loss_fn`` (wrap it to pass a teacher-forcing ratio).
+    The one loss of every encoder-decoder of the course (``Seq2Seq``, ``AttentionSeq2Seq``,
+    ``transformer.TransformerSeq2Seq``), through their shared
+    ``model(src, src_lengths, tgt_in) -> logits (B, T, V)``. ``batch.tgt`` is ``<bos> y <eos>``
+    padded with ``model.pad_id``. ``label_smoothing`` moves that share of the target's
+    probability onto the whole vocabulary (Vaswani et al. use 0.1). ``teacher_forcing`` < 1
+    (recurrent models only) feeds the model's own predictions with that probability, drawn
+    with ``generator``. Usable as ``training.train``'s ``loss_fn`` (wrap it with
+    ``functools.partial`` to set the options).
     """
     if batch.tgt is None:
         raise ValueError("seq2seq_loss needs a batch of (src, tgt) pairs; batch.tgt is None")
     if batch.tgt.shape[1] < 2:
         raise ValueError("targets need at least 2 tokens (<bos> ... <eos>) to predict anything")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T) each
-    logits = model(batch.src, batch.src_lengths, tgt_in, teacher_forcing=teacher_forcing,
-                   generator=generator)  # (B, T, V)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt_out.reshape(-1),
-                           ignore_index=model.pad_id)
+    if teacher_forcing == 1.0:
+        logits = model(batch.src, batch.src_lengths, tgt_in)  # (B, T, V)
+    elif isinstance(model, _RecurrentSeq2Seq):
+        logits = model(batch.src, batch.src_lengths, tgt_in, teacher_forcing=teacher_forcing,
+                       generator=generator)
+    else:
+        raise ValueError(f"teacher_forcing={teacher_forcing} needs a recurrent decoder; "
+                         f"{type(model).__name__} reads the whole target prefix at once")
+    return F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(),
+                           ignore_index=model.pad_id, label_smoothing=label_smoothing)
 
 
 def linear_teacher_forcing(step: int, total_steps: int, start: float = 1.0, end: float = 0.0) -> float:

@@ -1,7 +1,7 @@
 """Transformers: an encoder-decoder for translation and a decoder-only GPT, with a KV cache.
 
 The building blocks (masks, attention, positions, pre-norm blocks) live in
-``course_lib.models.attention_blocks`` and are re-exported here.
+``course_lib.models.transformer_layers`` and are re-exported here.
 
 Shape letters: B batch, S source length, T target/time, D model dim (``embed_dim``),
 V vocabulary, heads attention heads, Dh = D // heads. Masks are bool, True = may attend.
@@ -10,13 +10,14 @@ Interfaces shared with the rest of the course:
 
 - ``GPT.forward(tokens (B, T)) -> logits (B, T, V)``, with a ``block_size`` attribute, like
   every language model; ``course_lib.decoding.generate`` crops the context to it.
-- ``GPT.step(tokens, cache) -> (logits, cache)`` runs new positions after a ``KVCache``.
-  ``CachedGPT(gpt)`` (or ``gpt.cached()``) wraps it as a recurrent model,
-  ``forward(tokens, state=None) -> (logits, state)``, so ``decoding.generate`` feeds the
+- ``GPT.forward(tokens, cache)`` with a ``KVCache`` (``gpt.new_cache()``) runs new positions
+  after the cached ones and extends the cache in place: one code path with and without it.
+  ``decoding.generate`` uses it for every model with a ``new_cache`` method, feeding the
   prompt once and then one token at a time: same outputs as the uncached model, each new
   token costing one position instead of the whole context.
-- ``TransformerSeq2Seq.forward(src (B, S), tgt_in (B, T)) -> logits (B, T, V)`` (teacher
-  forcing, every target position at once). For decoding it follows the protocol of
+- ``TransformerSeq2Seq.forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits
+  (B, T, V)`` (teacher forcing, every target position at once): the contract of the recurrent
+  ``models.seq2seq`` models, so ``models.seq2seq.seq2seq_loss`` trains all of them. For decoding it follows the protocol of
   ``course_lib.decoding.greedy_decode`` / ``beam_search``, shared with the recurrent
   ``models.seq2seq``: ``encode(src, src_lengths) -> DecoderState`` once, then
   ``decode_step(prev_tokens (B,), state) -> (logits (B, V), state)`` per token; the state
@@ -28,15 +29,16 @@ Interfaces shared with the rest of the course:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from course_lib.models.attention_blocks import (
+from course_lib.models.transformer_layers import (
     DecoderBlock,
     FeedForward,
+    LayerCache,
     LearnedPositionalEmbedding,
     MultiHeadAttention,
     SinusoidalPositionalEncoding,
@@ -49,10 +51,10 @@ from course_lib.models.attention_blocks import (
 )
 
 __all__ = [
-    "GPT", "CachedGPT", "DecoderBlock", "DecoderState", "FeedForward", "KVCache",
+    "GPT", "DecoderBlock", "DecoderState", "FeedForward", "KVCache", "LayerCache",
     "LearnedPositionalEmbedding", "MultiHeadAttention", "SinusoidalPositionalEncoding",
     "TransformerBlock", "TransformerSeq2Seq", "causal_mask", "fused_attention", "padding_mask",
-    "scaled_dot_product_attention", "sinusoidal_positions", "transformer_seq2seq_loss",
+    "scaled_dot_product_attention", "sinusoidal_positions",
 ]
 
 
@@ -201,20 +203,26 @@ class TransformerSeq2Seq(nn.Module):
                              "decode with a smaller max_len or build the model with a larger one")
         x = self.tgt_embedding(prev_tokens[:, None]) * math.sqrt(self.embed_dim)  # (B, 1, D)
         x = self.dropout(self.positions(x, offset=past_len))
-        keys, values = [], []
+        caches = [LayerCache(*past) for past in zip(state.self_keys, state.self_values, strict=True)]
+        caches = caches or [LayerCache() for _ in self.decoder]  # new holders: state is not changed
         for layer, block in enumerate(self.decoder):
-            past = (state.self_keys[layer], state.self_values[layer]) if past_len else None
             memory_kv = (state.memory_keys[layer], state.memory_values[layer])
-            x, (k, v) = block.forward_cached(x, past, memory_kv, state.src_mask)
-            keys.append(k)  # (B, heads, t + 1, Dh)
-            values.append(v)
+            x, _, _ = block(x, state.memory, state.src_mask, cache=caches[layer], memory_kv=memory_kv)
         logits = self.output(self.decoder_norm(x))[:, 0]  # (B, V)
         tokens = torch.cat([state.tokens, prev_tokens[:, None]], dim=1)  # (B, t + 1)
-        return logits, state._replace(tokens=tokens, self_keys=tuple(keys), self_values=tuple(values))
+        return logits, state._replace(tokens=tokens, self_keys=tuple(c.keys for c in caches),
+                                      self_values=tuple(c.values for c in caches))
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: logits (B, T, V) predicting ``tgt_in`` shifted left by one."""
-        return self._decode(tgt_in, *self._encode_memory(src))
+    def forward(
+        self, src: torch.Tensor, src_lengths: torch.Tensor | None, tgt_in: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher forcing: logits (B, T, V) predicting ``tgt_in`` shifted left by one.
+
+        The signature of every encoder-decoder of the course (``models.seq2seq``), so
+        ``seq2seq_loss`` trains them all; ``src_lengths`` may be ``None`` here (padding is
+        then found from ``pad_id``).
+        """
+        return self._decode(tgt_in, *self._encode_memory(src, src_lengths))
 
     @torch.no_grad()
     def attention_maps(self, src: torch.Tensor, tgt_in: torch.Tensor) -> dict[str, list[torch.Tensor]]:
@@ -237,38 +245,32 @@ class TransformerSeq2Seq(nn.Module):
         return maps
 
 
-def transformer_seq2seq_loss(model: TransformerSeq2Seq, batch, label_smoothing: float = 0.1) -> torch.Tensor:
-    """Chapter 09's training loss: cross-entropy of ``batch.tgt[:, 1:]`` given ``batch.tgt[:, :-1]``,
-    every target position in one pass, padding ignored, with label smoothing (Vaswani et al.
-    use 0.1). Usable as ``training.train``'s ``loss_fn``."""
-    if batch.tgt is None or batch.tgt.shape[1] < 2:
-        raise ValueError("transformer_seq2seq_loss needs (src, tgt) batches with <bos> ... <eos> targets")
-    tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T) each
-    logits = model(batch.src, tgt_in)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=model.pad_id,
-                           label_smoothing=label_smoothing)
+@dataclass
+class KVCache:
+    """Everything a GPT needs to continue sequences without recomputing them.
 
-
-class KVCache(NamedTuple):
-    """Everything a GPT needs to continue a sequence without recomputing it.
-
-    A tuple of batch-first tensors (so beam search can reorder it with ``select``); a
-    ``GPT.step`` returns a new one and never changes the one it was given.
+    ``GPT.new_cache()`` makes an empty one; ``gpt(tokens, cache)`` reads it and extends it in
+    place (the layers' ``LayerCache`` holders and ``tokens``). ``select`` makes a new cache
+    of some batch rows (for beam search) and ``copy`` a snapshot; neither shares a holder.
     """
 
-    tokens: torch.Tensor  # (B, L) the tokens seen so far
-    keys: tuple[torch.Tensor, ...]  # per layer (B, heads, L, Dh)
-    values: tuple[torch.Tensor, ...]  # per layer (B, heads, L, Dh)
+    layers: list[LayerCache]  # per layer: keys and values (B, heads, L, Dh)
+    tokens: torch.Tensor | None = None  # (B, L) the tokens seen so far
 
     @property
     def length(self) -> int:
-        return self.tokens.shape[1]
+        return 0 if self.tokens is None else self.tokens.shape[1]
 
     def select(self, index: torch.Tensor) -> KVCache:
-        """The rows ``index`` (B',) of the batch."""
-        return KVCache(
-            self.tokens[index], tuple(k[index] for k in self.keys), tuple(v[index] for v in self.values)
-        )
+        """The rows ``index`` (B',) of the batch, as a new cache."""
+        if self.tokens is None:
+            return self.copy()
+        layers = [LayerCache(layer.keys[index], layer.values[index]) for layer in self.layers]
+        return KVCache(layers, self.tokens[index])
+
+    def copy(self) -> KVCache:
+        """A snapshot: extending the copy leaves this cache as it is."""
+        return KVCache([LayerCache(layer.keys, layer.values) for layer in self.layers], self.tokens)
 
 
 class GPT(nn.Module):
@@ -314,44 +316,35 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Next-token logits (B, T, V) for ``tokens`` (B, T), T <= block_size."""
-        _check_tokens(tokens, self.block_size, "tokens", "block_size")
-        x = self.dropout(self.positions(self.token_embedding(tokens)))  # (B, T, D)
-        for block in self.blocks:
-            x, _ = block(x, is_causal=True)
-        return self.lm_head(self.norm(x))  # (B, T, V)
+    def new_cache(self) -> KVCache:
+        """An empty ``KVCache`` for ``forward(tokens, cache)``."""
+        return KVCache([LayerCache() for _ in self.blocks])
 
-    def step(self, tokens: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
-        """Logits (B, T, V) for new ``tokens`` (B, T) that follow ``cache``, and the new cache.
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Next-token logits (B, T, V) for ``tokens`` (B, T), T <= block_size.
 
-        Equal to ``forward`` on the whole sequence so far, cropped to its last
+        With a ``cache`` (from ``new_cache()``, or filled by earlier calls) the tokens follow the
+        cached ones, which are not recomputed, and the cache is extended in place: the logits
+        equal ``forward`` without a cache on the whole sequence so far, cropped to its last
         ``block_size`` tokens, at the last T positions. Positions are absolute, so once the
-        sequence outgrows ``block_size`` the window slides, every position changes and the
-        last ``block_size`` tokens are recomputed without the cache.
+        sequence outgrows ``block_size`` the window slides, every position changes and the last
+        ``block_size`` tokens are recomputed into a fresh cache.
         """
         _check_tokens(tokens, self.block_size, "tokens", "block_size")
         past_len = 0 if cache is None else cache.length
-        if cache is not None and cache.tokens.shape[0] != tokens.shape[0]:
+        if past_len and cache.tokens.shape[0] != tokens.shape[0]:
             raise ValueError(f"tokens has batch {tokens.shape[0]} but the cache {cache.tokens.shape[0]}")
-        if past_len + tokens.shape[1] > self.block_size:
+        if past_len + tokens.shape[1] > self.block_size:  # the window slides: start afresh
             window = torch.cat([cache.tokens, tokens], dim=1)[:, -self.block_size :]
-            logits, new_cache = self.step(window)
-            return logits[:, -tokens.shape[1] :], new_cache
+            cache.layers, cache.tokens = self.new_cache().layers, None
+            return self(window, cache)[:, -tokens.shape[1] :]
         x = self.token_embedding(tokens)
         x = self.dropout(self.positions(x, offset=past_len))  # (B, T, D)
-        keys, values = [], []
         for layer, block in enumerate(self.blocks):
-            past = None if cache is None else (cache.keys[layer], cache.values[layer])
-            x, (k, v) = block.forward_cached(x, past)  # k, v: (B, heads, past_len + T, Dh)
-            keys.append(k)
-            values.append(v)
-        seen = tokens if cache is None else torch.cat([cache.tokens, tokens], dim=1)
-        return self.lm_head(self.norm(x)), KVCache(seen, tuple(keys), tuple(values))
-
-    def cached(self) -> CachedGPT:
-        """This model as a recurrent one for ``decoding.generate``; see ``CachedGPT``."""
-        return CachedGPT(self)
+            x, _ = block(x, is_causal=True, cache=None if cache is None else cache.layers[layer])
+        if cache is not None:
+            cache.tokens = tokens if cache.tokens is None else torch.cat([cache.tokens, tokens], dim=1)
+        return self.lm_head(self.norm(x))  # (B, T, V)
 
     @torch.no_grad()
     def attention_maps(self, tokens: torch.Tensor) -> list[torch.Tensor]:
@@ -363,26 +356,3 @@ class GPT(nn.Module):
             x, weights = block(x, is_causal=True, need_weights=True)
             maps.append(weights)
         return maps
-
-
-class CachedGPT(nn.Module):
-    """A GPT behind the recurrent interface: ``forward(tokens, state=None) -> (logits, state)``.
-
-    The state is a ``KVCache``. Call it once with the prompt (B, T) and ``state=None``, then
-    with each new token (B, 1) and the returned state: the logits equal the uncached GPT's
-    on the context so far (cropped to ``block_size`` as ``decoding.generate`` does). A prompt
-    longer than ``block_size`` is cropped to its last ``block_size`` tokens and only their
-    logits are returned. Shares its parameters with the wrapped GPT; has no ``block_size``
-    attribute on purpose, since it crops by itself.
-    """
-
-    def __init__(self, gpt: GPT):
-        super().__init__()
-        self.gpt = gpt
-
-    def forward(
-        self, tokens: torch.Tensor, state: KVCache | None = None
-    ) -> tuple[torch.Tensor, KVCache]:
-        if state is None and tokens.dim() == 2 and tokens.shape[1] > self.gpt.block_size:
-            tokens = tokens[:, -self.gpt.block_size :]
-        return self.gpt.step(tokens, state)

@@ -6,64 +6,56 @@ re-exports everything here, so notebooks import from there.
 Shape letters: B batch, T queries (target), S keys/values (source), D model dim
 (``embed_dim``), heads attention heads, Dh = D // heads dims per head.
 
-Mask convention, everywhere in this module: a boolean mask is **True where attention is
-allowed** ("may attend"), False where it is blocked. This is the convention of
-``F.scaled_dot_product_attention``'s boolean ``attn_mask`` and of ``Batch.src_mask``.
-``nn.MultiheadAttention``'s ``key_padding_mask`` uses the opposite one (True = ignore): pass
-``~mask`` to it.
+Masks follow ``course_lib.models.masks``: bool, **True where attention is allowed**; the
+from-scratch attention uses its ``masked_softmax`` (a query with no allowed key gets zero
+weights and a zero output, as in ``F.scaled_dot_product_attention``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from course_lib.models.masks import causal_mask, check_mask, masked_softmax, padding_mask
+
+__all__ = [
+    "DecoderBlock", "FeedForward", "KeyValue", "LayerCache", "LearnedPositionalEmbedding",
+    "MultiHeadAttention",
+    "SinusoidalPositionalEncoding", "TransformerBlock", "causal_mask", "fused_attention",
+    "padding_mask", "scaled_dot_product_attention", "sinusoidal_positions",
+]
+
 KeyValue = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, heads, S, Dh)
 
 
-def causal_mask(T: int, device: torch.device | str | None = None, *, past: int = 0) -> torch.Tensor:
-    """A (T, past + T) bool mask: query ``t`` may attend keys ``0 .. past + t``, not the future.
+@dataclass
+class LayerCache:
+    """The keys and values one self-attention layer has computed so far, each (B, heads, L, Dh).
 
-    ``past`` counts keys before the queries (a key/value cache): with ``past=0`` it is the
-    lower-triangular (T, T) mask.
+    Passed as ``cache=`` to ``MultiHeadAttention`` (or a block), it is read as the past and
+    extended in place with the new positions' keys and values. The tensors are never changed
+    in place (``extend`` concatenates into new ones), so a copy of the holder is a snapshot.
     """
-    return torch.ones(T, past + T, dtype=torch.bool, device=device).tril(diagonal=past)
 
+    keys: torch.Tensor | None = None
+    values: torch.Tensor | None = None
 
-def padding_mask(
-    *,
-    tokens: torch.Tensor | None = None,
-    pad_id: int | None = None,
-    lengths: torch.Tensor | None = None,
-    max_len: int | None = None,
-) -> torch.Tensor:
-    """A (B, S) bool mask, True at real tokens and False at padding (so: "may be attended to").
+    @property
+    def length(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[2]
 
-    Give either ``tokens`` (B, S) and ``pad_id``, or ``lengths`` (B,) of right-padded
-    sequences (and optionally ``max_len``, else ``lengths.max()``). The mask is on the device
-    of its input: ``Batch`` keeps lengths on the CPU, so move the mask (or use ``tokens``).
-    """
-    if (tokens is None) == (lengths is None):
-        raise ValueError("padding_mask needs exactly one of tokens=... (with pad_id) or lengths=...")
-    if tokens is not None:
-        if pad_id is None:
-            raise ValueError("padding_mask(tokens=...) also needs pad_id=... (the padding token id)")
-        return tokens != pad_id
-    lengths = torch.as_tensor(lengths)
-    width = int(lengths.max()) if max_len is None else max_len
-    return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def _check_mask(mask: torch.Tensor | None, name: str) -> None:
-    if mask is not None and mask.dtype != torch.bool:
-        raise TypeError(
-            f"{name} must be a bool tensor, True where attention is allowed; got {mask.dtype}. "
-            "(nn.MultiheadAttention's key_padding_mask means the opposite: True = ignore.)"
-        )
+    def extend(self, keys: torch.Tensor, values: torch.Tensor) -> KeyValue:
+        """Append new keys and values (B, heads, T, Dh); return all of them (B, heads, L + T, Dh)."""
+        if self.keys is not None:
+            keys = torch.cat([self.keys, keys], dim=2)
+            values = torch.cat([self.values, values], dim=2)
+        self.keys, self.values = keys, values
+        return keys, values
 
 
 def scaled_dot_product_attention(
@@ -75,13 +67,11 @@ def scaled_dot_product_attention(
     ``q`` is (..., T, d), ``k`` (..., S, d), ``v`` (..., S, Dv); ``mask`` is a bool tensor
     broadcastable to (..., T, S), True where query t may attend key s. The returned weights
     are the softmax before dropout (rows sum to 1); ``out`` uses the dropped-out weights,
-    like ``F.scaled_dot_product_attention``. A query with no allowed key gets NaNs.
+    like ``F.scaled_dot_product_attention``. A query with no allowed key gets zero weights
+    and a zero output, as there (see ``masks.masked_softmax``).
     """
-    _check_mask(mask, "mask")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = scores.softmax(dim=-1)  # (..., T, S)
+    weights = masked_softmax(scores, mask)  # (..., T, S)
     attended = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights
     return attended @ v, weights  # (..., T, Dv), (..., T, S)
 
@@ -190,6 +180,8 @@ class MultiHeadAttention(nn.Module):
         key_padding_mask: torch.Tensor | None = None,
         is_causal: bool = False,
         need_weights: bool = False,
+        cache: LayerCache | None = None,
+        projected_kv: KeyValue | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` (B, T, D) to ``key`` (B, S, D) / ``value`` (B, S, D).
 
@@ -199,12 +191,23 @@ class MultiHeadAttention(nn.Module):
         (query t sees keys up to S - T + t). Returns ``(out (B, T, D), weights)`` where
         weights are (B, heads, T, S) with ``need_weights=True`` (the from-scratch path) and
         ``None`` otherwise (the fused ``F.scaled_dot_product_attention`` path).
+
+        Two ways not to recompute keys and values: ``cache`` (self-attention) holds the earlier
+        positions' keys and values, which the queries also attend to, and is extended in place
+        with the new ones (with ``is_causal`` the result equals attention over the whole
+        sequence, at its last T positions); ``projected_kv`` gives keys and values already
+        projected, e.g. ``project_key_value(memory, memory)`` once per source sentence.
         """
-        key = query if key is None else key
-        value = key if value is None else value
-        _check_mask(attn_mask, "attn_mask")
-        _check_mask(key_padding_mask, "key_padding_mask")
-        q, k, v = self.project(query, key, value)  # (B, heads, T, Dh), 2 x (B, heads, S, Dh)
+        check_mask(attn_mask, "attn_mask")
+        check_mask(key_padding_mask, "key_padding_mask")
+        if projected_kv is not None:
+            q, (k, v) = self.project_query(query), projected_kv  # (B, heads, T | S, Dh)
+        else:
+            key = query if key is None else key
+            value = key if value is None else value
+            q, k, v = self.project(query, key, value)  # (B, heads, T, Dh), 2 x (B, heads, S, Dh)
+        if cache is not None:
+            k, v = cache.extend(k, v)  # (B, heads, past + S, Dh)
         T, S = q.shape[-2], k.shape[-2]
         mask = None
         if attn_mask is not None:
@@ -212,32 +215,13 @@ class MultiHeadAttention(nn.Module):
         if key_padding_mask is not None:
             keys_ok = key_padding_mask[:, None, None, :]  # (B, 1, 1, S)
             mask = keys_ok if mask is None else mask & keys_ok
+        if is_causal and mask is None and T == 1:
+            is_causal = False  # one query after every key it may see: nothing to hide
         if is_causal and (mask is not None or T != S):
             future_ok = causal_mask(T, q.device, past=S - T)  # (T, S)
             mask = future_ok if mask is None else mask & future_ok
             is_causal = False
         return self.attend(q, k, v, mask, is_causal, need_weights)
-
-    def forward_cached(
-        self, x: torch.Tensor, past: KeyValue | None = None
-    ) -> tuple[torch.Tensor, KeyValue]:
-        """Causal self-attention of new positions ``x`` (B, T, D) after ``past`` keys/values.
-
-        Returns ``(out (B, T, D), (keys, values))`` with the new keys and values appended,
-        each (B, heads, P + T, Dh). The same result as ``forward(..., is_causal=True)`` on
-        the whole sequence, restricted to its last T positions.
-        """
-        q, k, v = self.project(x, x, x)  # 3 x (B, heads, T, Dh)
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)  # (B, heads, P + T, Dh)
-            v = torch.cat([past[1], v], dim=2)
-        T, P = q.shape[-2], k.shape[-2] - q.shape[-2]
-        if P == 0:
-            out, _ = self.attend(q, k, v, None, is_causal=True)
-        else:  # one new token sees every key; several see the past and their own prefix
-            mask = None if T == 1 else causal_mask(T, x.device, past=P)
-            out, _ = self.attend(q, k, v, mask)
-        return out, (k, v)
 
 
 def sinusoidal_positions(max_len: int, embed_dim: int) -> torch.Tensor:
@@ -321,21 +305,16 @@ class TransformerBlock(nn.Module):
 
     def forward(
         self, x: torch.Tensor, *, key_padding_mask: torch.Tensor | None = None,
-        is_causal: bool = False, need_weights: bool = False,
+        is_causal: bool = False, need_weights: bool = False, cache: LayerCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(x (B, T, D), weights (B, heads, T, T) or None)``; see ``MultiHeadAttention``."""
+        """``(x (B, T, D), weights (B, heads, T, T) or None)``; see ``MultiHeadAttention``
+        (``cache`` holds the earlier positions' keys and values and is extended in place)."""
         attended, weights = self.attn(
             self.norm1(x), key_padding_mask=key_padding_mask, is_causal=is_causal,
-            need_weights=need_weights,
+            need_weights=need_weights, cache=cache,
         )
         x = x + self.dropout(attended)
         return x + self.ff(self.norm2(x)), weights
-
-    def forward_cached(self, x: torch.Tensor, past: KeyValue | None) -> tuple[torch.Tensor, KeyValue]:
-        """Causal block over new positions ``x`` (B, T, D) after cached ``past``: ``(x, present)``."""
-        attended, present = self.attn.forward_cached(self.norm1(x), past)
-        x = x + self.dropout(attended)
-        return x + self.ff(self.norm2(x)), present
 
 
 class DecoderBlock(nn.Module):
@@ -355,39 +334,25 @@ class DecoderBlock(nn.Module):
 
     def forward(
         self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None = None,
-        *, need_weights: bool = False,
+        *, need_weights: bool = False, cache: LayerCache | None = None,
+        memory_kv: KeyValue | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Target states ``x`` (B, T, D) attend to themselves (causally) and to ``memory`` (B, S, D).
 
         ``memory_mask`` (B, S) is True at real source tokens. Returns ``(x, self_weights
         (B, heads, T, T), cross_weights (B, heads, T, S))``, weights ``None`` unless
-        ``need_weights``.
+        ``need_weights``. For decoding one position at a time: ``cache`` holds the earlier
+        target positions' self-attention keys and values (extended in place), and
+        ``memory_kv`` the memory's cross-attention keys and values,
+        ``cross_attn.project_key_value(memory, memory)``, computed once per sentence.
         """
         attended, self_weights = self.self_attn(
-            self.norm1(x), is_causal=True, need_weights=need_weights
+            self.norm1(x), is_causal=True, need_weights=need_weights, cache=cache
         )
         x = x + self.dropout(attended)
         attended, cross_weights = self.cross_attn(
-            self.norm2(x), memory, key_padding_mask=memory_mask, need_weights=need_weights
+            self.norm2(x), memory, key_padding_mask=memory_mask, need_weights=need_weights,
+            projected_kv=memory_kv,
         )
         x = x + self.dropout(attended)
         return x + self.ff(self.norm3(x)), self_weights, cross_weights
-
-    def forward_cached(
-        self, x: torch.Tensor, past: KeyValue | None, memory_kv: KeyValue,
-        memory_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, KeyValue]:
-        """New target positions ``x`` (B, T, D) after cached self-attention ``past``.
-
-        ``memory_kv`` are the cross-attention keys and values of the encoder memory,
-        ``cross_attn.project_key_value(memory, memory)``, each (B, heads, S, Dh), computed once
-        per sentence. Returns ``(x (B, T, D), present)`` with the self-attention keys and
-        values so far. Equal to ``forward`` on the whole prefix, at its last T positions.
-        """
-        attended, present = self.self_attn.forward_cached(self.norm1(x), past)
-        x = x + self.dropout(attended)
-        q = self.cross_attn.project_query(self.norm2(x))  # (B, heads, T, Dh)
-        keys_ok = None if memory_mask is None else memory_mask[:, None, None, :]  # (B, 1, 1, S)
-        attended, _ = self.cross_attn.attend(q, *memory_kv, keys_ok)
-        x = x + self.dropout(attended)
-        return x + self.ff(self.norm3(x)), present

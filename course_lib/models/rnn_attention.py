@@ -1,4 +1,4 @@
-"""Attention for recurrent encoder-decoders: one query against a sequence of keys and values.
+"""Attention for recurrent encoder-decoders (chapter 08): one query against a sequence of keys and values.
 
 Shape letters: B batch, S source positions (keys/values), Dq query, Dk key, Dv value
 features, A the additive attention's hidden size.
@@ -10,9 +10,10 @@ the result, for plotting)::
         -> (context (B, Dv), weights (B, S))
 
 ``mask`` is a bool tensor, True at real tokens and False at padding (the convention of
-``Batch.src_mask`` and of ``F.scaled_dot_product_attention``'s bool mask). Masked scores
-become -inf before the softmax, so padded positions get a weight of exactly 0 and the weights
-of each row sum to 1 over its real positions.
+``Batch.src_mask`` and of ``F.scaled_dot_product_attention``'s bool mask). The weights come
+from ``course_lib.models.masks.masked_softmax``, the one the Transformer uses too: padded
+positions get a weight of exactly 0 and the weights of each row sum to 1 over its real
+positions.
 
 The score functions (Bahdanau et al. 2015; Luong et al. 2015; Vaswani et al. 2017):
 
@@ -32,27 +33,9 @@ import math
 import torch
 from torch import nn
 
+from course_lib.models.masks import masked_softmax
+
 ATTENTION_KINDS = ("additive", "dot", "scaled_dot", "general")
-
-
-def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Softmax over the last dimension of ``scores`` (B, S), with weight exactly 0 where
-    ``mask`` (B, S) is False. Every row needs at least one True."""
-    if mask is None:
-        return scores.softmax(dim=-1)
-    if mask.dtype != torch.bool:
-        raise TypeError(
-            f"mask must be a bool tensor, True at real tokens; got {mask.dtype}. "
-            "(nn.MultiheadAttention's key_padding_mask means the opposite: pass ~mask there.)"
-        )
-    if mask.shape != scores.shape:
-        raise ValueError(f"mask has shape {tuple(mask.shape)}, expected (B, S) = {tuple(scores.shape)}")
-    if not bool(mask.any(dim=-1).all()):
-        raise ValueError(
-            "a row of mask is all False: every sequence needs at least one real token "
-            "(drop empty sequences before batching)"
-        )
-    return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, S)
 
 
 class _Attention(nn.Module):
