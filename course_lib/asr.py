@@ -195,9 +195,13 @@ ISOLATED_RECIPE = SpeechRecipe(budget_minutes=2.0)
 CONNECTED_RECIPE = SpeechRecipe(budget_minutes=8.0)
 
 
-def _config(recipe: SpeechRecipe, minutes: float | None, progress: bool) -> TrainConfig:
-    return TrainConfig(max_steps=200, budget_minutes=minutes or recipe.budget_minutes, lr=recipe.lr,
-                       warmup_steps=20, min_lr=recipe.lr / 20, seed=recipe.seed, progress=progress)
+def _train(model: nn.Module, loss_fn, batches, recipe: SpeechRecipe, minutes: float | None,
+           progress: bool) -> History:
+    config = TrainConfig(max_steps=200, budget_minutes=minutes or recipe.budget_minutes, lr=recipe.lr,
+                         warmup_steps=20, min_lr=recipe.lr / 20, seed=recipe.seed, progress=progress)
+    history = train(model, loss_fn, batches, config)
+    model.eval()
+    return history
 
 
 def train_classifier(train_set: Sequence[speech.Recording], recipe: SpeechRecipe = ISOLATED_RECIPE,
@@ -206,8 +210,7 @@ def train_classifier(train_set: Sequence[speech.Recording], recipe: SpeechRecipe
     torch.manual_seed(recipe.seed)
     model = DigitClassifier(40, recipe.hidden_size, recipe.num_layers, recipe.stride)
     batches = isolated_batches(train_set, recipe.batch_size, recipe.seed)
-    history = train(model, classifier_loss, batches, _config(recipe, minutes, progress))
-    return model.eval(), history
+    return model, _train(model, classifier_loss, batches, recipe, minutes, progress)
 
 
 def train_recognizer(train_set: Sequence[speech.Recording], recipe: SpeechRecipe = CONNECTED_RECIPE,
@@ -216,8 +219,7 @@ def train_recognizer(train_set: Sequence[speech.Recording], recipe: SpeechRecipe
     torch.manual_seed(recipe.seed)
     model = CTCRecognizer(40, recipe.hidden_size, recipe.num_layers, recipe.stride)
     batches = connected_batches(train_set, recipe.batch_size, recipe.seed)
-    history = train(model, ctc_loss, batches, _config(recipe, minutes, progress))
-    return model.eval(), history
+    return model, _train(model, ctc_loss, batches, recipe, minutes, progress)
 
 
 def connected_test_set(test_set: Sequence[speech.Recording], count: int = 500, seed: int = 1234
