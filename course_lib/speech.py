@@ -119,7 +119,7 @@ def _extract(archive_path: Path, source: ArchiveSource, destination: Path) -> No
 def recordings_dir(source: ArchiveSource = FSDD_RECORDINGS, log: Callable[[str], None] = print) -> Path:
     """The verified folder of the recordings: the mirror's, the cache's, or a fresh download.
 
-    Every file is hashed each time (about 0.1 s for FSDD's 21 MB). A cached folder that fails
+    Every file is hashed each time (about 0.2 s for FSDD's 21 MB on the course machine). A cached folder that fails
     the check is deleted and downloaded again; a mirror that fails it is an error.
     """
     mirror = corpora._mirror_dir()
