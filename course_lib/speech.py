@@ -119,8 +119,9 @@ def _extract(archive_path: Path, source: ArchiveSource, destination: Path) -> No
 def recordings_dir(source: ArchiveSource = FSDD_RECORDINGS, log: Callable[[str], None] = print) -> Path:
     """The verified folder of the recordings: the mirror's, the cache's, or a fresh download.
 
-    Every file is hashed each time (about 0.2 s for FSDD's 21 MB on the course machine). A cached folder that fails
-    the check is deleted and downloaded again; a mirror that fails it is an error.
+    Every file is hashed each time (about 0.2 s for FSDD's 21 MB on the course machine). A
+    cached folder that fails the check is deleted and downloaded again; a mirror that fails it
+    is an error.
     """
     mirror = corpora._mirror_dir()
     if mirror is not None and (mirror / source.folder).is_dir():
