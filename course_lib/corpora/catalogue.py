@@ -280,6 +280,18 @@ CORPORA: dict[str, Corpus] = {corpus.name: corpus for corpus in [
         tuple(CorpusFile(f"coarsewsd20/{name}", _github(*_COARSEWSD20, f"data/CoarseWSD-20/{name}"),
                          sha) for name, sha in _COARSEWSD20_SHA256.items()),
     ),
+    Corpus(
+        "fsdd",
+        "Free Spoken Digit Dataset v1.0.10: 3,000 recordings of the digits 0-9, 6 speakers, "
+        "8 kHz (the recordings come as one archive checked file by file: course_lib.speech)",
+        "CC BY-SA 4.0",
+        "Jackson, Z. et al. (2018). Free Spoken Digit Dataset (FSDD). "
+        "https://github.com/Jakobovski/free-spoken-digit-dataset",
+        (CorpusFile("fsdd/metadata.py", _github(
+            "Jakobovski/free-spoken-digit-dataset", "26eb9aaf76e81b692f806f9140c2d2777410d7a1",
+            "metadata.py"),
+            "b7fcb538c27ec10ef94031de437b6b9da4724e8fdd2a1c6f25e7b3d76a067c76"),),
+    ),
 ]}
 
 
