@@ -123,7 +123,7 @@ def recordings_dir(source: ArchiveSource = FSDD_RECORDINGS, log: Callable[[str],
     cached folder that fails the check is deleted and downloaded again; a mirror that fails it
     is an error.
     """
-    mirror = corpora._mirror_dir()
+    mirror = corpora.mirror_dir()
     if mirror is not None and (mirror / source.folder).is_dir():
         _check_manifest(_folder_hashes(mirror / source.folder), source,
                         f"the mirror folder {mirror / source.folder} (COURSE_DATA_DIR)")

@@ -31,6 +31,7 @@ from course_lib.corpora.fetching import (
     cache_dir,
     download,
     fetch,
+    mirror_dir,
     path,
 )
 from course_lib.corpora.loaders import (
@@ -50,6 +51,6 @@ __all__ = [
     "COARSEWSD20_WORDS", "CORPORA", "DOWNLOAD_TIMEOUT_S", "Corpus", "CorpusError", "CorpusFile",
     "availability", "cache_dir", "download", "expect_conllu_counts", "fetch", "load",
     "load_coarsewsd20", "load_mr", "load_multi30k", "load_names", "load_tinyshakespeare",
-    "load_ud_english_ewt", "path", "read_coarsewsd20_senses", "read_names",
+    "load_ud_english_ewt", "mirror_dir", "path", "read_coarsewsd20_senses", "read_names",
     "read_tinyshakespeare", "sha256_of",
 ]

@@ -25,7 +25,8 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "course-lib"
 
 
-def _mirror_dir() -> Path | None:
+def mirror_dir() -> Path | None:
+    """The local mirror named by ``$COURSE_DATA_DIR``, or None when it is not set."""
     value = os.environ.get("COURSE_DATA_DIR")
     return Path(value).expanduser() if value else None
 
@@ -39,7 +40,7 @@ def _corpus(name: str | Corpus) -> Corpus:
 
 
 def _offline_hint(corpus_file: CorpusFile) -> str:
-    mirror = _mirror_dir()
+    mirror = mirror_dir()
     now = f" (it is {mirror}, which has no such file)" if mirror is not None else ""
     return (f"To work offline, set COURSE_DATA_DIR{now} to a folder that has the file at "
             f"<COURSE_DATA_DIR>/{corpus_file.path}, or put it at {cache_dir() / corpus_file.path}.")
@@ -93,7 +94,7 @@ def _stream(corpus_file: CorpusFile, out, timeout: float) -> None:
 
 def _resolve(corpus_file: CorpusFile, log: Callable[[str], None]) -> tuple[Path, str]:
     """(verified local path, how it was found: "mirror", "cached" or "downloaded")."""
-    mirror = _mirror_dir()
+    mirror = mirror_dir()
     if mirror is not None and (mirror / corpus_file.path).is_file():
         local = mirror / corpus_file.path
         try:
@@ -142,7 +143,7 @@ def fetch(name: str | Corpus, log: Callable[[str], None] = print) -> list[Path]:
 def availability() -> dict[str, str]:
     """Where each corpus is, without verifying or downloading: "mirror ...", "cached ..." or
     "not downloaded ..." (``fetch`` verifies)."""
-    mirror, cache = _mirror_dir(), cache_dir()
+    mirror, cache = mirror_dir(), cache_dir()
     states = {}
     for name, corpus in CORPORA.items():
         in_mirror = [mirror is not None and (mirror / f.path).is_file() for f in corpus.files]
