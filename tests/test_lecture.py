@@ -195,7 +195,7 @@ def _predict_questions(path: Path) -> int:
     """How many numbered questions the chapter's "predict" section asks (0 when none)."""
     for cell in nbformat.read(path, as_version=4).cells:
         heading = cell.source.splitlines()[0].lower() if cell.source else ""
-        if cell.cell_type == "markdown" and heading.startswith("#") and "predict" in heading:
+        if cell.cell_type == "markdown" and heading.startswith("#") and re.search(r"\bpredict\b", heading):
             section = re.split(r"\n#+ ", cell.source)[0]
             return len(re.findall(r"^\d+\. ", section, re.M))
     return 0

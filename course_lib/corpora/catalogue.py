@@ -1,40 +1,13 @@
-"""The course's real corpora: where they come from, how they are verified, how they load.
-
-Each corpus in ``CORPORA`` lists its files, each with a relative path, the canonical URL at a
-pinned commit and a SHA-256 (or, for one file, a validator). A file is looked for in order:
-
-1. ``$COURSE_DATA_DIR/<path>``: a local mirror (CI points it at a read-only copy);
-2. ``cache_dir()/<path>``: files downloaded earlier;
-3. the URL: streamed into a temporary file in the cache folder, verified, then renamed into
-   place (``os.replace``), so a failed or interrupted download never leaves a partial file.
-
-Every file is verified each time it is used, wherever it was found. Loaders build Hugging Face
-``datasets`` objects in memory (no hub, works with ``HF_DATASETS_OFFLINE=1``).
-"""
+"""The catalogue: each corpus, its files, their canonical addresses and how each is verified."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import http.client
-import json
-import os
-import random
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from course_lib.conllu import count_conllu, parse_conllu
-
-if TYPE_CHECKING:
-    from datasets import DatasetDict
-
-DOWNLOAD_TIMEOUT_S = 60.0
-_CHUNK_BYTES = 1 << 16
+from course_lib.conllu import count_conllu
 
 
 class CorpusError(RuntimeError):
@@ -63,7 +36,7 @@ class CorpusFile:
         if self.validator is not None:
             self.validator(local)
             return
-        actual = _sha256(local)
+        actual = sha256_of(local)
         if actual != self.sha256:
             raise CorpusError(f"{local}: SHA-256 is {actual}, expected {self.sha256}.")
 
@@ -307,340 +280,27 @@ CORPORA: dict[str, Corpus] = {corpus.name: corpus for corpus in [
         tuple(CorpusFile(f"coarsewsd20/{name}", _github(*_COARSEWSD20, f"data/CoarseWSD-20/{name}"),
                          sha) for name, sha in _COARSEWSD20_SHA256.items()),
     ),
+    Corpus(
+        "fsdd",
+        "Free Spoken Digit Dataset v1.0.10: 3,000 recordings of the digits 0-9, 6 speakers, "
+        "8 kHz (the recordings come as one archive checked file by file: course_lib.speech)",
+        "CC BY-SA 4.0",
+        "Jackson, Z. et al. (2018). Free Spoken Digit Dataset (FSDD). "
+        "https://github.com/Jakobovski/free-spoken-digit-dataset",
+        (CorpusFile("fsdd/metadata.py", _github(
+            "Jakobovski/free-spoken-digit-dataset", "26eb9aaf76e81b692f806f9140c2d2777410d7a1",
+            "metadata.py"),
+            "b7fcb538c27ec10ef94031de437b6b9da4724e8fdd2a1c6f25e7b3d76a067c76"),),
+    ),
 ]}
 
 
-# --- Finding, downloading and verifying files ---------------------------------------------
 
-def cache_dir() -> Path:
-    """Where downloads go: ``$COURSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/course-lib``, else
-    ``~/.cache/course-lib``."""
-    if os.environ.get("COURSE_CACHE_DIR"):
-        return Path(os.environ["COURSE_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "course-lib"
-
-
-def _mirror_dir() -> Path | None:
-    value = os.environ.get("COURSE_DATA_DIR")
-    return Path(value).expanduser() if value else None
-
-
-def _corpus(name: str | Corpus) -> Corpus:
-    if isinstance(name, Corpus):
-        return name
-    if name not in CORPORA:
-        raise ValueError(f"Unknown corpus {name!r}. Known corpora: {', '.join(CORPORA)}.")
-    return CORPORA[name]
-
-
-def _offline_hint(corpus_file: CorpusFile) -> str:
-    mirror = _mirror_dir()
-    now = f" (it is {mirror}, which has no such file)" if mirror is not None else ""
-    return (f"To work offline, set COURSE_DATA_DIR{now} to a folder that has the file at "
-            f"<COURSE_DATA_DIR>/{corpus_file.path}, or put it at {cache_dir() / corpus_file.path}.")
-
-
-def download(corpus_file: CorpusFile, destination: Path,
-             timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
-    """Stream ``corpus_file.url`` to ``destination``, verified; nothing is left behind on failure.
-
-    The bytes go to a temporary file next to ``destination``, which is verified and then
-    renamed into place atomically. Any failure (HTTP error, refused or dropped connection,
-    timeout, wrong hash, Ctrl-C) deletes the temporary file and raises.
-    """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.",
-                                         suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            _stream(corpus_file, out, timeout)
-        try:
-            corpus_file.verify(Path(temporary))
-        except CorpusError as error:
-            raise CorpusError(f"Downloaded {corpus_file.path} from {corpus_file.url} but it "
-                              f"failed verification, so it was deleted: {error} "
-                              + _offline_hint(corpus_file)) from None
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a cache file needs no secrecy
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return destination
-
-
-def _stream(corpus_file: CorpusFile, out, timeout: float) -> None:
-    received = 0
-    try:
-        with urllib.request.urlopen(corpus_file.url, timeout=timeout) as response:
-            announced = response.headers.get("Content-Length")
-            while chunk := response.read(_CHUNK_BYTES):
-                out.write(chunk)
-                received += len(chunk)
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        raise CorpusError(f"Could not download {corpus_file.path} from {corpus_file.url}: "
-                          f"{error}. " + _offline_hint(corpus_file)) from error
-    # http.client returns b"" (no error) when the server closes early, so compare lengths.
-    if announced is not None and received != int(announced):
-        raise CorpusError(f"Could not download {corpus_file.path} from {corpus_file.url}: the "
-                          f"connection closed after {received:,} of {int(announced):,} bytes. "
-                          + _offline_hint(corpus_file))
-
-
-def _resolve(corpus_file: CorpusFile, log: Callable[[str], None]) -> tuple[Path, str]:
-    """(verified local path, how it was found: "mirror", "cached" or "downloaded")."""
-    mirror = _mirror_dir()
-    if mirror is not None and (mirror / corpus_file.path).is_file():
-        local = mirror / corpus_file.path
-        try:
-            corpus_file.verify(local)
-        except CorpusError as error:
-            raise CorpusError(f"Mirror file {corpus_file.path} (COURSE_DATA_DIR={mirror}) is not "
-                              f"the expected file: {error} Replace it with {corpus_file.url}, "
-                              "or unset COURSE_DATA_DIR to download it.") from None
-        return local, "mirror"
-    cached = cache_dir() / corpus_file.path
-    if cached.is_file():
-        try:
-            corpus_file.verify(cached)
-            return cached, "cached"
-        except CorpusError as error:
-            log(f"cached file is corrupted ({error}); downloading it again")
-            cached.unlink()
-    log(f"downloading {corpus_file.url}")
-    return download(corpus_file, cached), "downloaded"
-
-
-def path(name: str | Corpus, filename: str, log: Callable[[str], None] = print) -> Path:
-    """The verified local path of one file of a corpus (mirror, cache, or a fresh download).
-
-    ``filename`` is the file's base name (``"input.txt"``) or relative path. ``log`` is only
-    called when something is downloaded.
-    """
-    corpus = _corpus(name)
-    return _resolve(corpus.file(filename), log)[0]
-
-
-_FETCH_MESSAGES = {"mirror": "verified mirror file", "cached": "cached", "downloaded": "downloaded"}
-
-
-def fetch(name: str | Corpus, log: Callable[[str], None] = print) -> list[Path]:
-    """Make every file of a corpus available and verified; log what was done per file."""
-    corpus = _corpus(name)
-    found = []
-    for corpus_file in corpus.files:
-        local, how = _resolve(corpus_file, log)
-        log(f"{_FETCH_MESSAGES[how]} {local}")
-        found.append(local)
-    return found
-
-
-def availability() -> dict[str, str]:
-    """Where each corpus is, without verifying or downloading: "mirror ...", "cached ..." or
-    "not downloaded ..." (``fetch`` verifies)."""
-    mirror, cache = _mirror_dir(), cache_dir()
-    states = {}
-    for name, corpus in CORPORA.items():
-        in_mirror = [mirror is not None and (mirror / f.path).is_file() for f in corpus.files]
-        in_cache = [(cache / f.path).is_file() for f in corpus.files]
-        missing = sum(not (m or c) for m, c in zip(in_mirror, in_cache, strict=True))
-        if all(in_mirror):
-            states[name] = f"mirror ({mirror})"
-        elif missing == 0:
-            states[name] = f"cached ({cache})"
-        else:
-            states[name] = (f"not downloaded ({missing} of {len(corpus.files)} files missing; "
-                            f"`course data fetch {name}`)")
-    return states
-
-
-def _sha256(local: Path) -> str:
+def sha256_of(local: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(local, "rb") as stream:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
 
-
-# --- Loaders -------------------------------------------------------------------------------
-
-def _split_lines(text: str) -> list[str]:
-    """Lines split on "\\n" only; a final newline does not make an extra empty line."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
-
-
-def read_tinyshakespeare() -> str:
-    """The whole Tiny Shakespeare text (1,115,394 characters)."""
-    return path("tinyshakespeare", "input.txt").read_text(encoding="utf-8")
-
-
-def load_tinyshakespeare() -> DatasetDict:
-    """Splits ``train``/``validation``, one row {"text"} each: the first 90% of the characters
-    and the rest (nanoGPT's split: 1,003,854 / 111,540)."""
-    from datasets import Dataset, DatasetDict
-
-    text = read_tinyshakespeare()
-    cut = int(0.9 * len(text))
-    return DatasetDict({"train": Dataset.from_dict({"text": [text[:cut]]}),
-                        "validation": Dataset.from_dict({"text": [text[cut:]]})})
-
-
-def read_names() -> list[str]:
-    """All 32,033 names, in file order (the file has no final newline; none is lost)."""
-    names = _split_lines(path("names", "names.txt").read_text(encoding="utf-8"))
-    if not all(names):
-        raise CorpusError(f"names.txt has an empty line at line {names.index('') + 1}.")
-    return names
-
-
-def load_names(seed: int = 42) -> DatasetDict:
-    """Splits ``train``/``validation``/``test`` of {"name"}, 80/10/10 after shuffling a copy
-    of the names with ``random.Random(seed).shuffle`` (makemore's cut points:
-    ``int(0.8 * n)`` and ``int(0.9 * n)``, giving 25,626 / 3,203 / 3,204)."""
-    from datasets import Dataset, DatasetDict
-
-    names = read_names()
-    random.Random(seed).shuffle(names)
-    first, second = int(0.8 * len(names)), int(0.9 * len(names))
-    parts = {"train": names[:first], "validation": names[first:second], "test": names[second:]}
-    return DatasetDict({split: Dataset.from_dict({"name": rows}) for split, rows in parts.items()})
-
-
-_MULTI30K_SPLITS = {"train": ("train", 29_000), "validation": ("val", 1_014),
-                    "test": ("test_2016_flickr", 1_000)}
-_MULTI30K_LANGUAGES = ("de", "en", "fr", "cs")
-
-
-def load_multi30k() -> DatasetDict:
-    """Splits ``train``/``validation``/``test`` (2016 Flickr test set) with one column per
-    language, ``de``, ``en``, ``fr``, ``cs``: row i of each is a translation of the others.
-    Raises ``CorpusError`` if the files are not aligned (29,000 / 1,014 / 1,000 lines)."""
-    from datasets import Dataset, DatasetDict
-
-    splits = {}
-    for split, (stem, expected) in _MULTI30K_SPLITS.items():
-        columns = {}
-        for language in _MULTI30K_LANGUAGES:
-            local = path("multi30k", f"{stem}.{language}.gz")
-            columns[language] = _split_lines(gzip.decompress(local.read_bytes()).decode("utf-8"))
-        counts = {language: len(lines) for language, lines in columns.items()}
-        if set(counts.values()) != {expected}:
-            raise CorpusError(f"Multi30k {stem} files are not aligned: line counts {counts}, "
-                              f"expected {expected:,} in every language.")
-        splits[split] = Dataset.from_dict(columns)
-    return DatasetDict(splits)
-
-
-def load_ud_english_ewt() -> DatasetDict:
-    """Splits ``train``/``validation``/``test`` of sentences {"id", "text", "tokens", "upos",
-    "xpos"}: 12,544 / 2,001 / 2,077 sentences, 204,577 / 25,147 / 25,094 words
-    (multiword-token ranges and empty nodes skipped, see ``course_lib.conllu``)."""
-    from datasets import Dataset, DatasetDict
-
-    files = {"train": "en_ewt-ud-train.conllu", "validation": "en_ewt-ud-dev.conllu",
-             "test": "en_ewt-ud-test.conllu"}
-    return DatasetDict({
-        split: Dataset.from_list(parse_conllu(path("ud_english_ewt", name).read_text("utf-8")))
-        for split, name in files.items()
-    })
-
-
-def _read_reviews(local: Path) -> list[str]:
-    """One sentence per line. The pinned copy is UTF-8; Pang & Lee's original release is
-    latin-1, so a line that is not valid UTF-8 is decoded as latin-1 (never fails, never drops
-    a line). Decoding line by line keeps one odd byte from changing the rest of the file."""
-    lines = local.read_bytes().split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    return [_decode_line(line).strip() for line in lines]
-
-
-def _decode_line(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def load_mr(seed: int = 42, num_folds: int = 10) -> DatasetDict:
-    """One split ``train`` of {"text", "label" (1 positive, 0 negative), "fold"}: positives
-    first, then negatives, in file order. There is no held-out split; the usual protocol is
-    10-fold cross-validation. Folds are stratified: each label's sentences are shuffled with
-    ``random.Random(seed)`` and dealt round-robin, so every fold has 533 or 534 of each."""
-    from datasets import Dataset, DatasetDict
-
-    rng = random.Random(seed)
-    texts, labels, folds = [], [], []
-    for label, filename in ((1, "rt-polarity.pos"), (0, "rt-polarity.neg")):
-        sentences = _read_reviews(path("mr", filename))
-        order = list(range(len(sentences)))
-        rng.shuffle(order)
-        fold_of = [0] * len(sentences)
-        for rank, index in enumerate(order):
-            fold_of[index] = rank % num_folds
-        texts += sentences
-        labels += [label] * len(sentences)
-        folds += fold_of
-    rows = {"text": texts, "label": labels, "fold": folds}
-    return DatasetDict({"train": Dataset.from_dict(rows)})
-
-
-def read_coarsewsd20_senses() -> dict[str, list[str]]:
-    """Each word's sense names, indexed by sense number (``bank``: ``["bank_bank",
-    "bank_bank_(geography)"]``), from the words' ``classes_map.txt``."""
-    senses = {}
-    for word in COARSEWSD20_WORDS:
-        local = path("coarsewsd20", f"coarsewsd20/{word}/classes_map.txt")
-        mapping = json.loads(local.read_text("utf-8"))
-        senses[word] = [mapping[str(number)] for number in range(len(mapping))]
-    return senses
-
-
-def load_coarsewsd20() -> DatasetDict:
-    """Splits ``train``/``test`` of {"word", "tokens", "position", "label", "sense"}, the 20
-    words one after the other (``COARSEWSD20_WORDS`` order), each in file order: 23,370 /
-    10,196 sentences. ``tokens`` are the dataset's lower-cased tokens, ``tokens[position]``
-    the ambiguous word, ``label`` its sense number and ``sense`` that sense's name. Raises
-    ``CorpusError`` when a data file and its gold file disagree in length or a position is
-    outside its sentence."""
-    from datasets import Dataset, DatasetDict
-
-    senses = read_coarsewsd20_senses()
-    splits = {}
-    for split in ("train", "test"):
-        rows: dict[str, list] = {"word": [], "tokens": [], "position": [], "label": [], "sense": []}
-        for word in COARSEWSD20_WORDS:
-            data, gold = (_split_lines(path("coarsewsd20", f"coarsewsd20/{word}/{split}.{kind}.txt")
-                                       .read_text("utf-8")) for kind in ("data", "gold"))
-            if len(data) != len(gold):
-                raise CorpusError(f"CoarseWSD-20 {word}/{split}: {len(data):,} sentences but "
-                                  f"{len(gold):,} gold labels.")
-            for number, (line, label) in enumerate(zip(data, gold, strict=True), start=1):
-                position, sentence = line.split("\t", 1)
-                tokens = sentence.split()  # any whitespace: two lines have double spaces
-                if not 0 <= int(position) < len(tokens):
-                    raise CorpusError(f"CoarseWSD-20 {word}/{split}.data.txt line {number}: "
-                                      f"position {position} outside its {len(tokens)} tokens.")
-                rows["word"].append(word)
-                rows["tokens"].append(tokens)
-                rows["position"].append(int(position))
-                rows["label"].append(int(label))
-                rows["sense"].append(senses[word][int(label)])
-        splits[split] = Dataset.from_dict(rows)
-    return DatasetDict(splits)
-
-
-_LOADERS: dict[str, Callable[[], DatasetDict]] = {
-    "tinyshakespeare": load_tinyshakespeare, "names": load_names, "multi30k": load_multi30k,
-    "ud_english_ewt": load_ud_english_ewt, "mr": load_mr, "coarsewsd20": load_coarsewsd20,
-}
-
-
-def load(name: str) -> DatasetDict:
-    """``load_<name>()`` for a name of ``CORPORA``."""
-    if name not in _LOADERS:
-        raise ValueError(f"Unknown corpus {name!r}. Known corpora: {', '.join(_LOADERS)}.")
-    return _LOADERS[name]()
