@@ -3,7 +3,8 @@
 Chapter 10 fine-tunes its GPT to *reply*: each training sequence is one turn (the prompt) and
 the next speaker's turn (the reply), and the loss counts the reply's characters only, which is
 how instruction tuning trains chat models on (instruction, response) pairs. This module parses
-the turns, lays the pairs out as fixed-length character windows, and scores replies.
+the turns and lays the pairs out as fixed-length character windows whose non-reply targets
+``metrics.scored_nats`` (and the training loss) skip.
 
 In the text a turn is a block between blank lines whose first line is the speaker's name and a
 colon, e.g. ``"ROMEO:\\nBut, soft! what light through yonder window breaks?"``. Two blocks make
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
-from torch.nn import functional as F
 
 from course_lib.text import Vocab
 
@@ -118,22 +118,6 @@ def pair_windows(pairs: Sequence[tuple[Turn | None, Turn]], vocab: Vocab, prompt
             first = min(name_end, last)
         y[row, first - 1 : last - 1] = ids[first:last]  # position p predicts character p + 1
     return x, y
-
-
-@torch.no_grad()
-def reply_nats(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
-    """Mean negative log-likelihood (nats) per scored character of ``pair_windows``' rows."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for start in range(0, len(x), batch_size):
-        logits = model(x[start : start + batch_size].to(device))  # (B, T, V)
-        targets = y[start : start + batch_size].to(device)  # (B, T)
-        total += F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").item()
-        count += int((targets != IGNORE_INDEX).sum())
-    model.train(was_training)
-    return total / count
 
 
 def shuffled_prompts(pairs: Sequence[tuple[Turn, Turn]], seed: int = 0) -> list[tuple[Turn, Turn]]:

@@ -175,3 +175,30 @@ def window_nats(model: torch.nn.Module, ids: torch.Tensor, block_size: int, batc
     model.train(was_training)
     assert count == n - 1, "every token after the first is scored exactly once"
     return total / count
+
+
+@torch.no_grad()
+def scored_nats(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256,
+                ignore_index: int = -100) -> float:
+    """Mean negative log-likelihood (nats) per scored target of rows ``x`` (N, T) -> ``y`` (N, T).
+
+    Targets equal to ``ignore_index`` are not scored (padding, or a prompt that is context only,
+    as in ``course_lib.dialogue``); every scored target counts once, whichever row it is in.
+    The model's training mode is restored afterwards.
+    """
+    if x.shape != y.shape or x.dim() != 2:
+        raise ValueError(f"x and y must be (N, T) of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    count = int((y != ignore_index).sum())
+    if count == 0:
+        raise ValueError(f"every target is ignore_index={ignore_index}: nothing to score")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        logits = model(x[start : start + batch_size].to(device))  # (B, T, V)
+        targets = y[start : start + batch_size].to(device)  # (B, T)
+        total += F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
+                                 ignore_index=ignore_index, reduction="sum").item()
+    model.train(was_training)
+    return total / count

@@ -9,6 +9,7 @@ from torch import nn
 from course_lib import dialogue
 from course_lib.dialogue import IGNORE_INDEX, Turn
 from course_lib.lm import next_token_loss
+from course_lib.metrics import scored_nats
 from course_lib.text import Vocab
 
 PLAY = (
@@ -78,7 +79,7 @@ def test_reply_nats_is_the_mean_over_scored_characters():
     vocab = Vocab(sorted(set(PLAY)), specials=())
     x, y = dialogue.pair_windows(pairs, vocab, prompt_chars=8, reply_chars=12)
     model = Uniform(len(vocab))
-    assert dialogue.reply_nats(model, x, y, batch_size=2) == pytest.approx(math.log(len(vocab)))
+    assert scored_nats(model, x, y, batch_size=2) == pytest.approx(math.log(len(vocab)))
     assert next_token_loss(model, (x, y)).item() == pytest.approx(math.log(len(vocab)))
 
 

@@ -91,3 +91,24 @@ def test_accuracy():
         accuracy([], [])
     with pytest.raises(ValueError, match="no positions"):
         accuracy([0, 0], [0, 0], ignore_index=0)
+
+
+def test_scored_nats_counts_each_scored_target_once_and_refuses_nothing_to_score():
+    from course_lib.metrics import scored_nats
+
+    class Fixed(torch.nn.Module):  # log-probabilities log(0.5), log(0.25), log(0.25) everywhere
+        def __init__(self):
+            super().__init__()
+            self.logits = torch.nn.Parameter(torch.tensor([0.5, 0.25, 0.25]).log())
+
+        def forward(self, x):
+            return self.logits.expand(*x.shape, 3)
+
+    x = torch.zeros(2, 3, dtype=torch.long)
+    y = torch.tensor([[0, -100, -100], [1, 2, -100]])  # rows of unequal length: 3 targets in all
+    expected = -(math.log(0.5) + 2 * math.log(0.25)) / 3
+    assert scored_nats(Fixed(), x, y, batch_size=1) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="nothing to score"):
+        scored_nats(Fixed(), x, torch.full_like(y, -100))
+    with pytest.raises(ValueError, match="one shape"):
+        scored_nats(Fixed(), x, y[:, :2])
