@@ -83,6 +83,13 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"quick mode  {device.quick_mode()} (COURSE_QUICK)")
     print(f"data mirror {os.environ.get('COURSE_DATA_DIR') or 'unset (COURSE_DATA_DIR)'}")
     print(f"cache       {corpora.cache_dir()}")
+    from course_lib import results
+
+    try:
+        print(f"results     {results.record_path()} ({len(results.read())} figures recorded)")
+    except ValueError as error:
+        healthy = False
+        print(f"results     PROBLEM: {error}")
     states = corpora.availability()
     for name, state in states.items():
         print(f"  corpus {name:<16} {state}")

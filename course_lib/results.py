@@ -163,6 +163,10 @@ def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
+def _row(cells: list[str]) -> str:
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
 def update_readme(text: str, results: Iterable[Result]) -> str:
     """``text`` with the table between ``START`` and ``END`` regenerated from ``results``.
 
@@ -178,11 +182,11 @@ def update_readme(text: str, results: Iterable[Result]) -> str:
     by_row: dict[tuple[str, str], list[Result]] = {}
     for result in results:
         by_row.setdefault((result.row, result.data), []).append(result)
-    rows = []
+    lines = []
     for line in table.strip().splitlines()[2:]:  # below the header and its rule
-        model, data, figure, reference = (_cells(line) + [""] * 4)[:4]
+        model, data, _, reference = (_cells(line) + [""] * 4)[:4]
         measured = by_row.pop((model, data), None)
-        rows.append([model, data, figure_text(measured) if measured else figure, reference])
-    rows += [[model, data, figure_text(measured), ""] for (model, data), measured in by_row.items()]
-    body = "\n".join("| " + " | ".join(row) + " |" for row in rows)
+        lines.append(_row([model, data, figure_text(measured), reference]) if measured else line.strip())
+    lines += [_row([model, data, figure_text(measured), ""]) for (model, data), measured in by_row.items()]
+    body = "\n".join(lines)
     return f"{head}{START}\n{HEADER}\n{body}\n{END}{tail}"

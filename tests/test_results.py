@@ -60,7 +60,7 @@ def test_readme_table_is_regenerated_from_the_record_keeping_references():
                        "nats/char (validation) (trained 0.2 min; 2026-12-05, commit bbbbbbb) | KenLM: 1.5 |")
     # a new model gets a new row with an empty reference
     assert rows[2] == ("| GPT, 3 x 256 | Tiny Shakespeare chars | 1.49 nats/char (test) "
-                       "(3,449 steps; 2026-12-05, commit ccccccc) |  |")
+                       "(3,449 steps; 2026-12-05, commit ccccccc) | |")
     assert text.endswith("After the table.\n")
     assert results.update_readme(text, record) == text  # regenerating again changes nothing
 
