@@ -272,7 +272,7 @@ def translation_row(name: str, data, test_pairs, references: Sequence[str], devi
         source = f"chapter {recipe.chapter}'s checkpoint"
     else:
         model, history, _ = train_multi30k(name, minutes, device=device, log=lambda line: None,
-                                           quick=quick, data=data)
+                                           quick=quick, data=data, validations=1 if quick else 10)
         seconds, steps = history.seconds, history.steps[-1]
         source = f"trained here ({minutes if minutes is not None else recipe.minutes:g} min)"
     model.eval()

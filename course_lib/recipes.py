@@ -277,7 +277,7 @@ def translation_loss(recipe: TranslationRecipe) -> Callable:
 
 def train_multi30k(name: str, minutes: float | None = None, steps: int | None = None,
                    plan: Sequence[tuple[int, int]] = (), device=None, log=print, quick: bool = False,
-                   data=None):
+                   data=None, validations: int = 10):
     """Train ``MULTI30K_RECIPES[name]`` (``quick``: its quick variant) on Multi30k de->en:
     ``(model, history, data)``; ``data`` is ``load_multi30k_translation("de", "en")``, loaded
     when not given.
@@ -285,8 +285,9 @@ def train_multi30k(name: str, minutes: float | None = None, steps: int | None = 
     With a time budget (the recipe's unless ``minutes`` is given) ``steps_within`` makes a first
     plan and ``TrainConfig(budget_minutes=minutes)`` re-plans as training goes, as the chapters
     do; with ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again.
-    Validation loss is measured ten times. Under ``torchrun`` every process takes its slice of
-    each batch (``course_lib.distributed``). ``log`` gets one line about the plan.
+    Validation loss is measured ``validations`` times (as the run's first plan spaces them).
+    Under ``torchrun`` every process takes its slice of each batch (``course_lib.distributed``).
+    ``log`` gets one line about the plan.
     """
     from course_lib.data import make_loader
     from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
@@ -320,7 +321,7 @@ def train_multi30k(name: str, minutes: float | None = None, steps: int | None = 
     settings = recipe.optimisation.kwargs()
     settings["warmup_steps"] = min(settings["warmup_steps"], first_plan // 10)
     config = TrainConfig(max_steps=steps, budget_minutes=minutes if budgeted else None,
-                         plan=tuple(map(tuple, plan)), eval_every=max(1, first_plan // 10),
+                         plan=tuple(map(tuple, plan)), eval_every=max(1, first_plan // validations),
                          progress=False, **settings)
     history = train(model, loss_fn, loader, config,
                     eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
