@@ -285,8 +285,7 @@ def final_report(history: History, model: GPT, reference: ReferenceRun | None, s
     whole = {name: window_nats(m, val_ids, BLOCK_SIZE) for name, m in scores.items()}
     print("whole validation split, every character once with >= 32 of context (window_nats, the "
           "chapters' metric): " + ", ".join(f"{name} {loss:.4f}" for name, loss in whole.items()))
-    results.record(results.BENCHMARK_GPT["model"], results.BENCHMARK_GPT["data"], "validation", "nats/char",
-                   whole["course GPT"], chapter="benchmarks/gpt_char_shakespeare.py",
+    results.record(**results.BENCHMARK_GPT, value=whole["course GPT"],
                    parameters=sum(p.numel() for p in model.parameters()), note=f"{steps:,} steps")
     val = history.last("val_loss")
     verdicts = [f"validation <= {REFERENCE_VAL_LOSS} on nanoGPT's 20 batches at step {steps}: {val:.4f} "

@@ -45,7 +45,11 @@ def test_quote_gives_the_figure_or_says_it_is_missing():
     text = results.quote(record, model="modified Kneser-Ney, order 7", split="validation")
     assert text == "1.517 nats/char (chapter 01, 2026-12-05, commit bbbbbbb)"
     missing = results.quote(record, model="GRU", split="validation")
-    assert missing.startswith("[not measured on this machine yet: GRU, validation.")
+    assert missing.startswith("[not measured on this machine yet: GRU, validation. Run the chapter")
+    # the chapter is part of a query: another chapter's figure for the same model is not it
+    assert results.latest(record, **{**results.BEST_CHAR_NGRAM, "chapter": "14"}) is None
+    assert results.latest(record, **results.BEST_CHAR_NGRAM).value == 1.517
+    assert "Run chapter 14 in full mode" in results.quote(record, model="m", chapter="14")
 
 
 def test_readme_table_is_regenerated_from_the_record_keeping_references():
