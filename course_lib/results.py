@@ -55,8 +55,11 @@ class Result:
 
     @property
     def row(self) -> str:
-        """The README's model cell: ``model (ch NN)`` for a chapter's figure."""
-        return f"{self.model} (ch {self.chapter})" if self.chapter.isdigit() else self.model
+        """The README's model cell: ``model (ch NN)`` for a chapter's figure, ``model (where)``
+        for a benchmark's."""
+        if self.chapter.isdigit():
+            return f"{self.model} (ch {self.chapter})"
+        return f"{self.model} ({self.chapter})" if self.chapter else self.model
 
     def matches(self, **query: str) -> bool:
         return all(getattr(self, key) == value for key, value in query.items())
@@ -149,7 +152,7 @@ def quote(results: Iterable[Result] | None = None, digits: int = 3, **query: str
 
 def figure_text(results: Iterable[Result]) -> str:
     """The README's figure cell for one row: each split and metric's newest value, then the
-    note, training time and provenance of the newest."""
+    note, training time and provenance of the newest (``trained 12 s``, ``trained 4.5 min``)."""
     newest: dict[tuple[str, str], Result] = {}
     for result in results:
         newest[(result.split, result.metric)] = result
@@ -157,7 +160,8 @@ def figure_text(results: Iterable[Result]) -> str:
     last = max(newest.values(), key=lambda r: r.date)
     details = [last.note] if last.note else []
     if last.train_seconds:
-        details.append(f"trained {last.train_seconds / 60:.1f} min")
+        seconds = last.train_seconds
+        details.append(f"trained {seconds:.0f} s" if seconds < 60 else f"trained {seconds / 60:.1f} min")
     details.append(f"{last.date[:10]}, commit {last.commit or '?'}")
     return "; ".join(parts) + f" ({'; '.join(details)})"
 

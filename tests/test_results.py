@@ -61,9 +61,9 @@ def test_readme_table_is_regenerated_from_the_record_keeping_references():
     assert rows[0] == "| bigram, counted (ch 01) | names | 2.4540 nats/char | makemore: same |"
     # the record has the 7-gram: the newest figure replaces the typed one, the reference stays
     assert rows[1] == ("| modified Kneser-Ney, order 7 (ch 01) | Tiny Shakespeare chars | 1.517 "
-                       "nats/char (validation) (trained 0.2 min; 2026-12-05, commit bbbbbbb) | KenLM: 1.5 |")
+                       "nats/char (validation) (trained 12 s; 2026-12-05, commit bbbbbbb) | KenLM: 1.5 |")
     # a new model gets a new row with an empty reference
-    assert rows[2] == ("| GPT, 3 x 256 | Tiny Shakespeare chars | 1.49 nats/char (test) "
+    assert rows[2] == ("| GPT, 3 x 256 (benchmarks/leaderboard.py) | Tiny Shakespeare chars | 1.49 nats/char (test) "
                        "(3,449 steps; 2026-12-05, commit ccccccc) | |")
     assert text.endswith("After the table.\n")
     assert results.update_readme(text, record) == text  # regenerating again changes nothing
@@ -76,4 +76,4 @@ def test_course_results_table_rewrites_the_readme(tmp_path, capsys):
     assert cli.main(["results", "table", "--record", record, "--readme", str(readme)]) == 0
     assert "1.517 nats/char (validation)" in readme.read_text()
     assert cli.main(["results", "table", "--record", record]) == 0
-    assert "| GPT, 3 x 256 |" in capsys.readouterr().out
+    assert "| GPT, 3 x 256 (benchmarks/leaderboard.py) |" in capsys.readouterr().out
