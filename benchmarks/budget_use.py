@@ -1,6 +1,6 @@
 """Does a budgeted run use its budget? The Multi30k attention recipe, trained twice to a budget.
 
-The recipe of chapter 08 (``MULTI30K_RECIPES["attention"]``), set up as
+The recipe of chapter 08 (``course_lib.recipes.MULTI30K_RECIPES["attention"]``), set up as
 ``benchmarks/multi30k_bleu.py`` trains it (validation every tenth of the first plan), trained
 for ``--minutes`` (3) twice: once on the machine as it is, and once with a competing CPU load,
 one busy process per core, that this script starts just before the probe and stops
@@ -32,8 +32,9 @@ import torch
 from course_lib.data import make_loader
 from course_lib.device import get_device, seed_everything
 from course_lib.models.seq2seq import AttentionSeq2Seq, seq2seq_loss
+from course_lib.recipes import MULTI30K_RECIPES
 from course_lib.training import History, TrainConfig, evaluate_loss, steps_within, train
-from course_lib.translation import MULTI30K_RECIPES, load_multi30k_translation
+from course_lib.translation import load_multi30k_translation
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,12 +85,12 @@ def budgeted_run(data, minutes: float, load_seconds: float) -> tuple[History, fl
                              lengths=[len(s) for s, _ in data["validation"]])
     seed_everything(0)
     model = AttentionSeq2Seq(len(data.src_vocab), len(data.tgt_vocab), pad_id=pad,
-                             **recipe["model"]).to(get_device())
+                             **recipe.sizes).to(get_device())
     with CompetingLoad(load_seconds):
         first_plan, step_seconds = steps_within(minutes, model, seq2seq_loss, loader, probe=8,
-                                                cpu_amp=recipe["train"]["cpu_amp"])
+                                                cpu_amp=recipe.optimisation.cpu_amp)
         config = TrainConfig(max_steps=first_plan, budget_minutes=minutes, eval_every=max(1, first_plan // 10),
-                             progress=False, **recipe["train"])
+                             progress=False, **recipe.optimisation.kwargs())
         history = train(model, seq2seq_loss, loader, config,
                         eval_fn=lambda m: {"val_loss": evaluate_loss(m, seq2seq_loss, val_loader)})
     return history, step_seconds, first_plan, config.min_lr

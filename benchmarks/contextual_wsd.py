@@ -38,6 +38,7 @@ import torch
 
 from course_lib import corpora, wsd
 from course_lib.device import seed_everything
+from course_lib.recipes import QUICK_WSD_LM_RECIPES, WSD_LM_RECIPES
 
 RADII = (2, 5, 10)
 
@@ -59,7 +60,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     minutes = 0.2 if args.quick else args.minutes
-    recipes = wsd.QUICK_LM_RECIPES if args.quick else wsd.LM_RECIPES
+    recipes = QUICK_WSD_LM_RECIPES if args.quick else WSD_LM_RECIPES
     seed_everything(0)
     start = time.perf_counter()
     data = wsd.prepare(corpora.load_coarsewsd20(), corpora.read_coarsewsd20_senses())
@@ -85,8 +86,8 @@ def main() -> None:
                                                     recipe=recipes[kind])
         trained[kind] = history
         test_stream = wsd.sentence_stream(data.test.ids, data.vocab.eos_id)
-        nats = wsd.held_out_nats(model, test_stream, recipes[kind]["block_size"])
-        passes = history.steps[-1] * recipes[kind]["batch_size"] * recipes[kind]["block_size"] / len(stream)
+        nats = wsd.held_out_nats(model, test_stream, recipes[kind].block_size)
+        passes = history.steps[-1] * recipes[kind].batch_size * recipes[kind].block_size / len(stream)
         print(f"bidirectional {kind.upper()}: {sum(p.numel() for p in model.parameters()):,} "
               f"parameters | {history.steps[-1]:,} steps ({passes:.1f} passes) in "
               f"{history.seconds / 60:.1f} min | loss on test sentences {nats:.3f} nats/token "

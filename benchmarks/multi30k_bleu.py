@@ -1,6 +1,6 @@
 """Multi30k German -> English BLEU of the course's translation models, trained on a time budget.
 
-Trains one of the chapters' full-mode recipes (``course_lib.translation.MULTI30K_RECIPES``):
+Trains one of the chapters' full-mode recipes (``course_lib.recipes.MULTI30K_RECIPES``):
 ``seq2seq`` (chapter 07: GRU encoder-decoder, context fed to every step), ``attention``
 (chapter 08: bidirectional GRU encoder, additive attention) or ``transformer`` (chapter 09),
 for ``--minutes`` of training (as the chapters do: ``training.steps_within`` makes a first
@@ -30,7 +30,8 @@ import torch
 
 from course_lib.corpora import load_multi30k
 from course_lib.metrics import corpus_bleu, metric_signature
-from course_lib.translation import MULTI30K_RECIPES, train_multi30k, translate
+from course_lib.recipes import MULTI30K_RECIPES, train_multi30k
+from course_lib.translation import translate
 
 
 def parse_args() -> argparse.Namespace:

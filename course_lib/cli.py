@@ -1,5 +1,5 @@
 """The ``course`` command: ``doctor``, ``data list|fetch``, ``exercises build|check``,
-``release students``, ``grade``, ``train``.
+``release students``, ``grade``, ``train``, ``results table``.
 
 Each subcommand is a thin wrapper over a library function, so everything it does can also be
 called from Python (and is tested that way).
@@ -83,6 +83,13 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"quick mode  {device.quick_mode()} (COURSE_QUICK)")
     print(f"data mirror {os.environ.get('COURSE_DATA_DIR') or 'unset (COURSE_DATA_DIR)'}")
     print(f"cache       {corpora.cache_dir()}")
+    from course_lib import results
+
+    try:
+        print(f"results     {results.record_path()} ({len(results.read())} figures recorded)")
+    except ValueError as error:
+        healthy = False
+        print(f"results     PROBLEM: {error}")
     states = corpora.availability()
     for name, state in states.items():
         print(f"  corpus {name:<16} {state}")
@@ -170,33 +177,60 @@ def _release(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from course_lib import distributed, lm
+    from course_lib import distributed, lm, recipes
     from course_lib.device import describe, get_device
-    from course_lib.metrics import window_nats
+    from course_lib.metrics import stream_nats, window_nats
 
     device = get_device()
     ctx = distributed.context(device)
     if ctx.is_main:
         print(f"{args.recipe}: {args.minutes:g} min on {ctx.world_size} process(es), "
               f"{describe(device)}", flush=True)
-    if args.recipe == "gpt-char":
+    if args.recipe.endswith("-char"):
+        recipe = recipes.CHAR_LM_RECIPES[args.recipe.removesuffix("-char")]
         train_ids, val_ids, vocab = lm.char_stream()
-        model, history = lm.train_char_gpt(train_ids, len(vocab), args.minutes, device=device,
-                                           seed=args.seed)
-        block = lm.CHAR_GPT_RECIPE["model"]["block_size"]
-        result = f"validation {window_nats(model, val_ids.to(device), block):.4f} nats/char"
+        model, history = recipes.train_char_lm(recipe, train_ids, len(vocab), device=device,
+                                               seed=args.seed, minutes=args.minutes)
+        if recipe.recurrent:
+            nats = stream_nats(model, val_ids.to(device))
+        else:
+            nats = window_nats(model, val_ids.to(device), model.block_size)
+        result = f"validation {nats:.4f} nats/char"
     else:
-        from course_lib.translation import train_multi30k
-
-        model, history, _ = train_multi30k(args.recipe.removeprefix("multi30k-"), args.minutes,
-                                           args.steps, device=device,
-                                           log=lambda line: ctx.is_main and print(line))
+        model, history, _ = recipes.train_multi30k(args.recipe.removeprefix("multi30k-"), args.minutes,
+                                                   args.steps, device=device,
+                                                   log=lambda line: ctx.is_main and print(line))
         result = f"validation loss {history.last('val_loss'):.3f}" if ctx.is_main else ""
     if ctx.is_main:
         print(f"trained {history.steps[-1]} steps in {history.seconds / 60:.2f} min; {result}")
         if args.out:
             torch.save(model.state_dict(), args.out)
             print(f"saved the weights to {args.out}")
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    from course_lib import results
+
+    path = Path(args.record) if args.record else results.record_path()
+    try:
+        record = results.read(path)
+    except ValueError as error:
+        print(f"course results: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(record)} results in {path}" + ("" if path.exists() else " (no record yet: chapters "
+          "in full mode and benchmarks write it)"), file=sys.stderr)
+    if not args.readme:
+        print(results.update_readme(f"{results.START}\n{results.HEADER}\n{results.END}\n", record))
+        return 0
+    readme = Path(args.readme)
+    try:
+        updated = results.update_readme(readme.read_text(encoding="utf-8"), record)
+    except (OSError, ValueError) as error:
+        print(f"course results: {readme}: {error}", file=sys.stderr)
+        return 1
+    readme.write_text(updated, encoding="utf-8")
+    print(f"regenerated the results table of {readme}", file=sys.stderr)
     return 0
 
 
@@ -230,15 +264,26 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a course recipe (runs data-parallel under torchrun)",
         description="Train a recipe of the course. Under `torchrun --nproc_per_node=N -m "
         "course_lib.cli train ...` it trains data-parallel (see course_lib.distributed).")
-    train.add_argument("recipe", choices=["gpt-char", "multi30k-transformer", "multi30k-attention",
-                                          "multi30k-seq2seq"],
-                       help="gpt-char: chapter 09's character GPT on Tiny Shakespeare; "
-                       "multi30k-*: the translation recipes of chapters 07-09")
+    from course_lib.recipes import CHAR_LM_RECIPES, MULTI30K_RECIPES
+
+    train.add_argument("recipe", choices=[f"{name}-char" for name in CHAR_LM_RECIPES]
+                       + [f"multi30k-{name}" for name in MULTI30K_RECIPES],
+                       help="*-char: the character LMs of Tiny Shakespeare (gpt-char: chapter "
+                       "09's GPT); multi30k-*: the translation recipes of chapters 07-09 "
+                       "(course_lib.recipes)")
     train.add_argument("--minutes", type=float, default=10.0, help="time budget (default 10)")
     train.add_argument("--steps", type=int, help="multi30k-*: exactly this many steps instead")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="save the trained weights here (rank 0)")
     train.set_defaults(run=_train)
+
+    record = commands.add_parser("results", help="the results record and the README's table")
+    record.add_argument("action", choices=["table"])
+    record.add_argument("--readme", nargs="?", const="README.md",
+                        help="rewrite this README's table in place (default README.md); "
+                        "without it, print the table")
+    record.add_argument("--record", help="the record to read (default: course_lib.results.record_path())")
+    record.set_defaults(run=_results)
 
     release = commands.add_parser("release", help="write the student edition (no solutions)")
     release.add_argument("audience", choices=["students"])

@@ -12,12 +12,8 @@ import torch
 from torch.nn import functional as F
 
 from course_lib.corpora import read_tinyshakespeare
-from course_lib.data import random_windows
-from course_lib.device import seed_everything
 from course_lib.models.rnn import detach_state
-from course_lib.models.transformer import GPT
 from course_lib.text import Vocab
-from course_lib.training import History, TrainConfig, steps_within, train
 
 
 def contiguous_batches(
@@ -71,17 +67,6 @@ class CarriedStateLoss:
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
-# Chapter 09's full-mode character GPT for Tiny Shakespeare, sized for 10 minutes on the
-# course's 2-core CPU (bfloat16 matrix products; see the chapter); chapter 10 trains the same
-# model when chapter 09's checkpoint is missing. ``model`` are ``GPT`` sizes (with
-# ``dropout=0.0, bias=False``), ``batch_size`` windows of ``block_size`` characters per step,
-# ``train`` the ``TrainConfig`` settings besides ``max_steps`` / ``budget_minutes``.
-CHAR_GPT_RECIPE = {
-    "model": dict(block_size=128, embed_dim=256, num_heads=4, num_layers=3),
-    "batch_size": 16,
-    "train": dict(lr=2e-3, min_lr=2e-4, weight_decay=0.1, betas=(0.9, 0.99), warmup_steps=100,
-                  cpu_amp=True),
-}
 
 
 def char_stream(train_fraction: float = 0.9) -> tuple[torch.Tensor, torch.Tensor, Vocab]:
@@ -97,24 +82,3 @@ def char_stream(train_fraction: float = 0.9) -> tuple[torch.Tensor, torch.Tensor
     return ids[:cut], ids[cut:], vocab
 
 
-def train_char_gpt(
-    train_ids: torch.Tensor, vocab_size: int, minutes: float, device: torch.device | str = "cpu",
-    seed: int = 0,
-) -> tuple[GPT, History]:
-    """``CHAR_GPT_RECIPE`` trained on random windows of ``train_ids`` for ``minutes``.
-
-    As chapter 09 trains it: ``steps_within`` makes a first plan, and ``budget_minutes``
-    re-plans the steps (and the cosine schedule) as training goes, so that the decay ends when
-    the budget does. ``History.plan`` and the steps taken replay the run (``TrainConfig.plan``).
-    """
-    recipe = CHAR_GPT_RECIPE
-    seed_everything(seed)
-    model = GPT(vocab_size, dropout=0.0, bias=False, **recipe["model"]).to(device)
-
-    def batches() -> tuple[torch.Tensor, torch.Tensor]:
-        return random_windows(train_ids, recipe["model"]["block_size"], recipe["batch_size"])
-
-    steps, _ = steps_within(minutes, model, next_token_loss, iter(batches, None), probe=8,
-                            cpu_amp=recipe["train"]["cpu_amp"])
-    config = TrainConfig(max_steps=steps, budget_minutes=minutes, seed=seed, progress=False, **recipe["train"])
-    return model, train(model, next_token_loss, batches, config)

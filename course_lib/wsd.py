@@ -32,6 +32,7 @@ from course_lib.device import seed_everything
 from course_lib.embeddings import NegativeSampler, SkipGram, skipgram_pairs
 from course_lib.models.rnn import RNNLanguageModel
 from course_lib.models.transformer import GPT
+from course_lib.recipes import WSD_LM_RECIPES, BidirectionalLMRecipe
 from course_lib.text import Vocab
 from course_lib.training import History, TrainConfig, train
 
@@ -163,46 +164,19 @@ class AdaptiveBidirectionalLM(BidirectionalLM):
             for _ in range(2))
 
 
-# Sizes for a 10-minute budget on the course's 2-core CPU shared with other work (bfloat16
-# matrix products where the processor has them): ``model`` are the constructor's sizes of each
-# direction, ``cutoffs`` the adaptive softmax's clusters, ``batch_size`` windows of
-# ``block_size`` tokens per direction and step, ``train`` the TrainConfig settings. One step
-# (both directions) costs about 0.19 s of CPU for the LSTMs and 0.36 s for the GPTs on this
-# machine; width 256 would cost 0.43 s and 0.84 s, too many for a few passes over the data
-# when other jobs share the cores.
-LM_RECIPES = {
-    "lstm": {"model": dict(embed_dim=128, hidden_size=128, num_layers=2, tie_weights=True),
-             "cutoffs": (2000, 6000), "block_size": 64, "batch_size": 32,
-             "train": dict(lr=3e-3, warmup_steps=50, weight_decay=0.01, cpu_amp=True)},
-    "gpt": {"model": dict(block_size=64, embed_dim=128, num_heads=4, num_layers=4),
-            "cutoffs": (2000, 6000), "block_size": 64, "batch_size": 32,
-            "train": dict(lr=2e-3, warmup_steps=100, weight_decay=0.1, betas=(0.9, 0.99),
-                          cpu_amp=True)},
-}
-# Quick mode (tests): the same shapes, much smaller.
-QUICK_LM_RECIPES = {
-    "lstm": {**LM_RECIPES["lstm"], "model": dict(embed_dim=64, hidden_size=64, num_layers=2,
-                                                  tie_weights=True),
-             "batch_size": 16, "block_size": 32},
-    "gpt": {**LM_RECIPES["gpt"], "model": dict(block_size=32, embed_dim=64, num_heads=2,
-                                                num_layers=2),
-            "batch_size": 16, "block_size": 32},
-}
-
-
-def make_bidirectional_lm(kind: str, vocab_size: int, recipe: Mapping) -> AdaptiveBidirectionalLM:
-    """Two fresh models of ``kind`` ("lstm" or "gpt") with ``recipe["model"]``'s sizes, no
+def make_bidirectional_lm(kind: str, vocab_size: int, recipe: BidirectionalLMRecipe) -> AdaptiveBidirectionalLM:
+    """Two fresh models of ``kind`` ("lstm" or "gpt") with ``recipe.sizes``, no
     dropout (a few passes over the data do not overfit), and their adaptive softmaxes (the
     recipe's cutoffs below the vocabulary size; half of it if none is)."""
     if kind == "lstm":
-        make = lambda: RNNLanguageModel(vocab_size, cell="lstm", **recipe["model"])  # noqa: E731
-        width = recipe["model"]["hidden_size"]
+        make = lambda: RNNLanguageModel(vocab_size, cell="lstm", **recipe.sizes)  # noqa: E731
+        width = recipe.sizes["hidden_size"]
     elif kind == "gpt":
-        make = lambda: GPT(vocab_size, bias=False, **recipe["model"])  # noqa: E731
-        width = recipe["model"]["embed_dim"]
+        make = lambda: GPT(vocab_size, bias=False, **recipe.sizes)  # noqa: E731
+        width = recipe.sizes["embed_dim"]
     else:
         raise ValueError(f"kind must be 'lstm' or 'gpt', got {kind!r}")
-    cutoffs = [c for c in recipe["cutoffs"] if c < vocab_size - 1] or [vocab_size // 2]
+    cutoffs = [c for c in recipe.cutoffs if c < vocab_size - 1] or [vocab_size // 2]
     return AdaptiveBidirectionalLM(make(), make(), width, vocab_size, cutoffs)
 
 
@@ -221,7 +195,7 @@ def bidirectional_loss(model: AdaptiveBidirectionalLM, batch) -> torch.Tensor:
 
 
 def train_bidirectional_lm(kind: str, stream: torch.Tensor, vocab_size: int, minutes: float,
-                           recipe: Mapping | None = None, device: torch.device | str = "cpu",
+                           recipe: BidirectionalLMRecipe | None = None, device: torch.device | str = "cpu",
                            seed: int = 0) -> tuple[AdaptiveBidirectionalLM, History]:
     """A bidirectional LM of ``kind`` trained on random windows of ``stream`` and of its reverse,
     for ``minutes`` of wall-clock time (``TrainConfig.max_minutes``), at a constant learning
@@ -232,20 +206,20 @@ def train_bidirectional_lm(kind: str, stream: torch.Tensor, vocab_size: int, min
     minutes: planned from a busy moment, a first run finished its 248 steps in 8 of its 10
     minutes. A constant rate stopped by the clock uses the whole budget whatever the load.
     """
-    recipe = LM_RECIPES[kind] if recipe is None else recipe
+    recipe = WSD_LM_RECIPES[kind] if recipe is None else recipe
     seed_everything(seed)
     model = make_bidirectional_lm(kind, vocab_size, recipe).to(device)
     backward_stream = stream.flip(0)
     generator = torch.Generator().manual_seed(seed)
 
     def batch():
-        forward = random_windows(stream, recipe["block_size"], recipe["batch_size"], generator)
-        backward = random_windows(backward_stream, recipe["block_size"], recipe["batch_size"],
+        forward = random_windows(stream, recipe.block_size, recipe.batch_size, generator)
+        backward = random_windows(backward_stream, recipe.block_size, recipe.batch_size,
                                   generator)
         return (*forward, *backward)
 
     config = TrainConfig(max_steps=10**7, max_minutes=minutes, seed=seed, progress=False,
-                         **recipe["train"])
+                         **recipe.optimisation.kwargs())
     return model, train(model, bidirectional_loss, batch, config)
 
 

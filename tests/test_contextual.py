@@ -2,6 +2,7 @@
 with answers worked out by hand, and the classifiers' known answers and invariants."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ from course_lib.contextual import (
 )
 from course_lib.models.rnn import RNNLanguageModel
 from course_lib.models.transformer import GPT
+from course_lib.recipes import QUICK_WSD_LM_RECIPES, WSD_LM_RECIPES, frozen
 from course_lib.text import Vocab
 
 # --- Layers of real course models: oracles ---------------------------------------------------
@@ -231,13 +233,14 @@ def test_most_frequent_sense_and_window_scores_on_toy_data():
 def test_bidirectional_lm_trains_briefly_and_gives_features(kind):
     data = toy_data()
     stream = wsd.sentence_stream(data.train.ids * 20, data.vocab.eos_id)
-    recipe = {**wsd.QUICK_LM_RECIPES[kind], "cutoffs": (4,), "block_size": 8, "batch_size": 4}
-    recipe["model"] = {**recipe["model"], **({"block_size": 8} if kind == "gpt" else {})}
+    quick = QUICK_WSD_LM_RECIPES[kind]
+    recipe = replace(quick, cutoffs=(4,), block_size=8, batch_size=4,
+                     sizes=frozen(quick.sizes, **({"block_size": 8} if kind == "gpt" else {})))
     model, history = wsd.train_bidirectional_lm(kind, stream, len(data.vocab), minutes=0.02,
                                                 recipe=recipe)
     assert history.steps and history.seconds < 60
     train_x, test_x = wsd.contextual_features(model, data)
-    layers = recipe["model"]["num_layers"] + 1
+    layers = recipe.sizes["num_layers"] + 1
     assert train_x.shape[:2] == (4, layers) and test_x.shape[:2] == (3, layers)
     nats = wsd.held_out_nats(model, stream, 8)
     assert 0 < nats < 2 * math.log(len(data.vocab))
@@ -267,7 +270,7 @@ def test_prepare_builds_ids_and_caps_sentences_per_word():
 
 
 def test_adaptive_softmax_cutoffs_fit_a_small_vocabulary():
-    model = wsd.make_bidirectional_lm("lstm", 50, wsd.QUICK_LM_RECIPES["lstm"])  # cutoffs 2000, 6000
+    model = wsd.make_bidirectional_lm("lstm", 50, QUICK_WSD_LM_RECIPES["lstm"])  # cutoffs 2000, 6000
     assert model.forward_head.cutoffs == [25, 50]
 
 
@@ -276,17 +279,17 @@ def test_full_lm_recipe_starts_near_uniform_and_trains_two_steps(kind):
     """The benchmark's recipe at the benchmark's vocabulary size (15,502 words)."""
     from course_lib.training import TrainConfig, train
 
-    recipe, vocab_size = wsd.LM_RECIPES[kind], 15_502
+    recipe, vocab_size = WSD_LM_RECIPES[kind], 15_502
     torch.manual_seed(0)
     model = wsd.make_bidirectional_lm(kind, vocab_size, recipe)
     stream = torch.randint(vocab_size, (2_000,))
-    T, B = recipe["block_size"], 2
+    T, B = recipe.block_size, 2
     batch = (stream[:T].repeat(B, 1), stream[1 : T + 1].repeat(B, 1),
              stream[T : 2 * T].repeat(B, 1), stream[T + 1 : 2 * T + 1].repeat(B, 1))
     first = wsd.bidirectional_loss(model, batch).item()
     # Untrained, the adaptive softmax is about uniform over its head (2,000 words + 2 clusters),
     # then uniform within a cluster (4,000 and 9,502 words).
-    head, (a, b) = 2_002, recipe["cutoffs"]
+    head, (a, b) = 2_002, recipe.cutoffs
 
     def uniform_nats(targets):
         sizes = torch.where(targets < a, 1, torch.where(targets < b, b - a, vocab_size - b))
@@ -295,5 +298,5 @@ def test_full_lm_recipe_starts_near_uniform_and_trains_two_steps(kind):
     expected = 0.5 * (uniform_nats(batch[1]) + uniform_nats(batch[3]))
     assert abs(first - expected) < 0.5, (first, expected)
     history = train(model, wsd.bidirectional_loss, [batch],
-                    TrainConfig(max_steps=2, progress=False, **recipe["train"]))
+                    TrainConfig(max_steps=2, progress=False, **recipe.optimisation.kwargs()))
     assert all(math.isfinite(loss) for loss in history.train_loss)

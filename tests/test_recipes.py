@@ -2,10 +2,11 @@
 
 Known answers: each recipe's model has the number of parameters its hyperparameters give by
 hand; at initialisation it predicts what its initialisation says it should; it learns a
-repeated batch; and ``train_char_gpt`` plans and stops on a fake clock exactly as computed.
+repeated batch; and ``train_char_lm`` plans and stops on a fake clock exactly as computed.
 """
 
 import math
+from dataclasses import FrozenInstanceError, replace
 from functools import partial
 
 import pytest
@@ -13,11 +14,11 @@ import torch
 
 from course_lib import lm
 from course_lib.data import make_collate, random_windows
-from course_lib.lm import CHAR_GPT_RECIPE, next_token_loss, train_char_gpt
+from course_lib.lm import next_token_loss
 from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq, seq2seq_loss
 from course_lib.models.transformer import GPT, TransformerSeq2Seq
+from course_lib.recipes import CHAR_LM_RECIPES, MULTI30K_RECIPES, char_lm_recipe, train_char_lm
 from course_lib.training import TrainConfig, train
-from course_lib.translation import MULTI30K_RECIPES
 
 PAD, BOS, EOS = 0, 2, 3
 SRC_VOCAB, TGT_VOCAB, CHARS = 30, 40, 65
@@ -101,23 +102,23 @@ def count(model):
 def translation_model(name, seed=0):
     model_class, _ = TRANSLATION[name]
     torch.manual_seed(seed)
-    return model_class(SRC_VOCAB, TGT_VOCAB, pad_id=PAD, **MULTI30K_RECIPES[name]["model"])
+    return model_class(SRC_VOCAB, TGT_VOCAB, pad_id=PAD, **MULTI30K_RECIPES[name].sizes)
 
 
 def char_gpt(seed=0):
     torch.manual_seed(seed)
-    return GPT(CHARS, dropout=0.0, bias=False, **CHAR_GPT_RECIPE["model"])
+    return GPT(CHARS, dropout=0.0, bias=False, **CHAR_LM_RECIPES["gpt"].sizes)
 
 
 @pytest.mark.parametrize("name", sorted(MULTI30K_RECIPES))
 def test_translation_recipe_models_have_the_parameters_counted_by_hand(name):
     formula, value = EXPECTED[name]
-    assert formula(**MULTI30K_RECIPES[name]["model"]) == value
+    assert formula(**MULTI30K_RECIPES[name].sizes) == value
     assert count(translation_model(name)) == value
 
 
 def test_char_gpt_recipe_model_has_the_parameters_counted_by_hand():
-    assert gpt_parameters(**CHAR_GPT_RECIPE["model"]) == 2_410_496
+    assert gpt_parameters(**CHAR_LM_RECIPES["gpt"].sizes) == 2_410_496
     assert count(char_gpt()) == 2_410_496
 
 
@@ -159,7 +160,7 @@ def test_transformer_recipe_starts_by_copying_its_input_token():
 def test_char_gpt_recipe_starts_near_uniform():
     # N(0, 0.02) weights: nearly uniform; the tied lm_head leans a little towards the input.
     ids = torch.randint(0, CHARS, (5000,), generator=torch.Generator().manual_seed(0))
-    windows = random_windows(ids, CHAR_GPT_RECIPE["model"]["block_size"], 16,
+    windows = random_windows(ids, CHAR_LM_RECIPES["gpt"].sizes["block_size"], 16,
                              generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         loss = next_token_loss(char_gpt().eval(), windows).item()
@@ -174,7 +175,7 @@ def test_translation_recipe_learns_a_repeated_batch(name, fraction):
     model = translation_model(name)
     batch = make_collate(PAD)([([5, 6, 7, EOS], [BOS, 8, 9, EOS]),
                                ([5, 9, EOS], [BOS, 10, 11, 12, EOS])])
-    config = TrainConfig(max_steps=10, progress=False, **MULTI30K_RECIPES[name]["train"])
+    config = TrainConfig(max_steps=10, progress=False, **MULTI30K_RECIPES[name].optimisation.kwargs())
     history = train(model, loss_fn, [batch], config)
     assert history.train_loss[-1] < fraction * history.train_loss[0]
 
@@ -200,15 +201,49 @@ class StepClock:
     (1.0, 6, 6.0),  # as probed: the 6 s budget holds 6 steps of 1 s, and all are used
     (2.0, 3, 6.0),  # twice as slow as probed: re-planned to the 3 steps that fit in 6 s
 ])
-def test_train_char_gpt_plans_from_the_probe_and_stops_at_the_budget(
+def test_train_char_lm_plans_from_the_probe_and_stops_at_the_budget(
         monkeypatch, training_seconds, steps, seconds):
     probe = [1.0] * 9  # steps_within: one warm-up update, then 8 timed ones of 1 s each
     clock = StepClock(probe + [training_seconds])
     monkeypatch.setattr("course_lib.training.time.perf_counter", clock)
     monkeypatch.setattr(lm, "next_token_loss", clock.loss)
-    monkeypatch.setitem(CHAR_GPT_RECIPE, "batch_size", 1)  # the clock, not the batch, sets time
+    recipe = replace(CHAR_LM_RECIPES["gpt"], batch_size=1)  # the clock, not the batch, sets time
     ids = torch.randint(0, CHARS, (2000,), generator=torch.Generator().manual_seed(0))
-    model, history = train_char_gpt(ids, CHARS, minutes=0.1)
+    model, history = train_char_lm(recipe, ids, CHARS, minutes=0.1)
     assert isinstance(model, GPT) and count(model) == 2_410_496
     assert history.steps == list(range(1, steps + 1))
     assert history.seconds == pytest.approx(seconds)
+
+
+# ------------------------------------------------------------------------ the registry
+def test_recipes_are_frozen_all_the_way_down():
+    recipe = CHAR_LM_RECIPES["lstm"]
+    with pytest.raises(FrozenInstanceError):
+        recipe.minutes = 60
+    with pytest.raises(TypeError):
+        recipe.sizes["hidden_size"] = 1024  # a read-only mapping
+    with pytest.raises(TypeError):
+        MULTI30K_RECIPES["seq2seq"] = MULTI30K_RECIPES["attention"]
+
+
+def test_quick_variants_change_only_their_own_settings():
+    full, quick = char_lm_recipe("lstm"), char_lm_recipe("lstm", quick=True)
+    assert quick.sizes["hidden_size"] == 128 and quick.minutes == pytest.approx(20 / 60)
+    assert (quick.optimisation, quick.seq_len, quick.model) == (full.optimisation, full.seq_len, "lstm")
+    gpt = char_lm_recipe("gpt", quick=True)
+    assert (gpt.steps, gpt.minutes, gpt.sizes["block_size"]) == (300, None, 64)
+    with pytest.raises(KeyError, match="known: cnn"):
+        char_lm_recipe("transformer-xl")
+    with pytest.raises(ValueError, match="exactly one of minutes and steps"):
+        replace(full, steps=100)
+
+
+@pytest.mark.parametrize("name", sorted(CHAR_LM_RECIPES))
+def test_every_char_recipe_trains_two_steps(name):
+    recipe = replace(char_lm_recipe(name, quick=True), minutes=None, steps=2, batch_size=2, seq_len=16)
+    ids = torch.randint(0, CHARS, (500,), generator=torch.Generator().manual_seed(0))
+    model, history = train_char_lm(recipe, ids, CHARS)
+    assert history.steps == [1, 2] and all(math.isfinite(x) for x in history.train_loss)
+    output = model(ids[None, :16])
+    logits = output[0] if isinstance(output, tuple) else output
+    assert logits.shape == (1, 16, CHARS)

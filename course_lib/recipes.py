@@ -1,0 +1,387 @@
+"""Every full-mode recipe of the course in one typed registry, and training by recipe.
+
+A recipe is what a chapter fixes before it trains: the model and its sizes, the batches, the
+optimisation and the budget. Chapters, benchmarks, ``course train`` and the capstone (chapter
+14) read them from here, so a figure printed by a benchmark is the chapter's figure. Recipes
+are frozen: sizes are read-only mappings (``MappingProxyType``), so nobody edits a shared
+recipe by accident; ``dataclasses.replace`` makes a variant (quick mode does, below).
+
+- ``CHAR_LM_RECIPES``: the character language models of Tiny Shakespeare (chapters 04, 05, 06
+  and 09); ``train_char_lm`` trains one.
+- ``MULTI30K_RECIPES``: the translation models of chapters 07-09; ``train_multi30k``.
+- ``WSD_LM_RECIPES``: chapter 11's bidirectional language models (``wsd.train_bidirectional_lm``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from course_lib.training import History, TrainConfig, steps_within, train
+
+
+def frozen(*base: Mapping[str, Any], **sizes: Any) -> Mapping[str, Any]:
+    """Keyword arguments (over an optional ``base`` mapping) as a read-only mapping;
+    ``**recipe.sizes`` still unpacks it."""
+    return MappingProxyType(dict(*base, **sizes))
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """The ``TrainConfig`` settings a recipe fixes; the run adds steps, budget and evaluation."""
+
+    lr: float
+    min_lr: float | None = None
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    grad_clip: float | None = 1.0
+    cpu_amp: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        """These settings as ``TrainConfig`` keyword arguments."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CharLMRecipe:
+    """A character language model of Tiny Shakespeare (chapter 05's split, 65 characters).
+
+    ``model`` is ``"cnn"`` (``CausalConvLM``), ``"rnn"``, ``"lstm"``, ``"gru"``
+    (``RNNLanguageModel``) or ``"gpt"`` (``GPT`` with ``dropout=0, bias=False``), built with
+    ``sizes``. Recurrent models train on contiguous batches with the state carried (truncated
+    BPTT, chapter 05); the others on random windows. ``batch_size`` rows of ``seq_len``
+    characters per step. ``minutes`` is a wall-clock budget (re-planned as it trains), else
+    exactly ``steps`` steps. ``checkpoint``: the file name under ``cache_dir()/checkpoints``
+    where the chapter saves the trained model in full mode.
+    """
+
+    name: str
+    chapter: str
+    model: str
+    sizes: Mapping[str, Any]
+    batch_size: int
+    seq_len: int
+    optimisation: Optimisation
+    minutes: float | None = None
+    steps: int | None = None
+    checkpoint: str = ""
+    quick: Mapping[str, Any] = field(default_factory=frozen)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.model in ("rnn", "lstm", "gru")
+
+    def __post_init__(self):
+        if self.model not in ("cnn", "rnn", "lstm", "gru", "gpt"):
+            raise ValueError(f"unknown model {self.model!r}: cnn, rnn, lstm, gru or gpt")
+        if (self.minutes is None) == (self.steps is None):
+            raise ValueError(f"recipe {self.name!r} needs exactly one of minutes and steps")
+
+
+@dataclass(frozen=True)
+class TranslationRecipe:
+    """A Multi30k de->en encoder-decoder (``model``: seq2seq, attention, transformer) with its
+    constructor ``sizes``, batches of ``batch_size`` sentence pairs, ``optimisation`` and a
+    wall-clock budget of ``minutes``; ``quick`` the settings quick mode changes."""
+
+    name: str
+    chapter: str
+    model: str
+    sizes: Mapping[str, Any]
+    optimisation: Optimisation
+    minutes: float = 30.0
+    batch_size: int = 128
+    checkpoint: str = ""
+    quick: Mapping[str, Any] = field(default_factory=frozen)
+
+
+@dataclass(frozen=True)
+class BidirectionalLMRecipe:
+    """Chapter 11's forward + backward language models of one ``kind`` (lstm or gpt):
+    ``sizes`` of each direction, the adaptive softmax's ``cutoffs``, ``batch_size`` windows of
+    ``block_size`` tokens per direction and step, ``optimisation``."""
+
+    kind: str
+    sizes: Mapping[str, Any]
+    cutoffs: tuple[int, ...]
+    block_size: int
+    batch_size: int
+    optimisation: Optimisation
+
+
+# ---------------------------------------------------------------- character LMs (04-06, 09)
+_RECURRENT_06 = Optimisation(lr=3e-3, min_lr=1e-4, warmup_steps=50, weight_decay=0.01, grad_clip=1.0)
+_CHAPTER_06_QUICK = frozen(sizes=frozen(embed_dim=64, hidden_size=128, num_layers=2, dropout=0.0),
+                           batch_size=32)
+CHAR_LM_RECIPES: Mapping[str, CharLMRecipe] = MappingProxyType({recipe.name: recipe for recipe in (
+    # Chapter 04: the deepest causal dilated CNN of its receptive-field sweep (64 characters).
+    CharLMRecipe("cnn", "04", "cnn", frozen(embed_dim=32, hidden_size=64, num_layers=6, kernel_size=2),
+                 batch_size=16, seq_len=128, steps=800,
+                 optimisation=Optimisation(lr=3e-3, warmup_steps=50, min_lr=3e-4),
+                 checkpoint="ch04_cnn_char.pt", quick=frozen(steps=200, sizes=frozen(
+                     embed_dim=32, hidden_size=64, num_layers=3, kernel_size=2))),
+    # Chapter 05: one tanh layer of 256, truncated BPTT on 64 x 64 characters, 3 minutes.
+    CharLMRecipe("rnn-1x256", "05", "rnn", frozen(embed_dim=64, hidden_size=256, num_layers=1),
+                 batch_size=64, seq_len=64, minutes=3.0,
+                 optimisation=Optimisation(lr=2e-3, min_lr=2e-4, warmup_steps=20, weight_decay=0.01),
+                 checkpoint="ch05_rnn_char.pt", quick=frozen(minutes=25 / 60)),
+    # Chapter 06: 2 x 256 LSTM, GRU and tanh RNN, the same settings, budgets 4.5 / 1.67 / 0.83 min.
+    CharLMRecipe("lstm", "06", "lstm", frozen(embed_dim=64, hidden_size=256, num_layers=2, dropout=0.0),
+                 batch_size=64, seq_len=64, minutes=4.5, optimisation=_RECURRENT_06,
+                 checkpoint="ch06_lstm_char.pt", quick=frozen(_CHAPTER_06_QUICK, minutes=20 / 60)),
+    CharLMRecipe("gru", "06", "gru", frozen(embed_dim=64, hidden_size=256, num_layers=2, dropout=0.0),
+                 batch_size=64, seq_len=64, minutes=100 / 60, optimisation=_RECURRENT_06,
+                 checkpoint="ch06_gru_char.pt", quick=frozen(_CHAPTER_06_QUICK, minutes=8 / 60)),
+    CharLMRecipe("rnn", "06", "rnn", frozen(embed_dim=64, hidden_size=256, num_layers=2, dropout=0.0),
+                 batch_size=64, seq_len=64, minutes=50 / 60, optimisation=_RECURRENT_06,
+                 checkpoint="ch06_rnn_char.pt", quick=frozen(_CHAPTER_06_QUICK, minutes=5 / 60)),
+    # Chapter 09: sized for 10 minutes on the course's 2-core CPU with bfloat16 matrix products
+    # (see the chapter); chapter 10 trains it too when chapter 09's checkpoint is missing.
+    CharLMRecipe("gpt", "09", "gpt", frozen(block_size=128, embed_dim=256, num_heads=4, num_layers=3),
+                 batch_size=16, seq_len=128, minutes=10.0,
+                 optimisation=Optimisation(lr=2e-3, min_lr=2e-4, weight_decay=0.1, betas=(0.9, 0.99),
+                                           warmup_steps=100, cpu_amp=True),
+                 checkpoint="ch09_gpt_char.pt", quick=frozen(
+                     steps=300, minutes=None, seq_len=64, sizes=frozen(
+                         block_size=64, embed_dim=64, num_heads=4, num_layers=2),
+                     optimisation=Optimisation(lr=2e-3, min_lr=2e-4, weight_decay=0.1,
+                                               betas=(0.9, 0.99), warmup_steps=30))),
+)})
+
+
+def char_lm_recipe(name: str, quick: bool = False) -> CharLMRecipe:
+    """``CHAR_LM_RECIPES[name]``, or with ``quick=True`` its quick-mode variant (the same
+    recipe with the smaller settings of its ``quick`` field)."""
+    if name not in CHAR_LM_RECIPES:
+        raise KeyError(f"no character LM recipe {name!r}; known: {', '.join(CHAR_LM_RECIPES)}")
+    recipe = CHAR_LM_RECIPES[name]
+    return replace(recipe, quick=frozen(), **recipe.quick) if quick else recipe
+
+
+def make_char_lm(recipe: CharLMRecipe, vocab_size: int) -> torch.nn.Module:
+    """A fresh model of ``recipe`` for ``vocab_size`` characters."""
+    from course_lib.models.cnn import CausalConvLM
+    from course_lib.models.rnn import RNNLanguageModel
+    from course_lib.models.transformer import GPT
+
+    if recipe.model == "cnn":
+        return CausalConvLM(vocab_size, **recipe.sizes)
+    if recipe.model == "gpt":
+        return GPT(vocab_size, dropout=0.0, bias=False, **recipe.sizes)
+    return RNNLanguageModel(vocab_size, cell=recipe.model, **recipe.sizes)
+
+
+def char_lm_batches(recipe: CharLMRecipe, train_ids: torch.Tensor, seed: int = 0):
+    """``(batches, loss_fn)`` for ``train()``: a list of contiguous ``(x, y, first)`` batches
+    and ``CarriedStateLoss`` for recurrent recipes; a function drawing random windows
+    (its own generator, seeded) and ``next_token_loss`` for the others."""
+    from course_lib.data import random_windows
+    from course_lib.lm import CarriedStateLoss, contiguous_batches, next_token_loss
+
+    if recipe.recurrent:
+        batches = contiguous_batches(train_ids, recipe.batch_size, recipe.seq_len)
+        return [(x, y, k == 0) for k, (x, y) in enumerate(batches)], CarriedStateLoss()
+    generator = torch.Generator().manual_seed(seed)
+    return (lambda: random_windows(train_ids, recipe.seq_len, recipe.batch_size, generator)), next_token_loss
+
+
+def train_char_lm(recipe: CharLMRecipe, train_ids: torch.Tensor, vocab_size: int,
+                  device: torch.device | str = "cpu", seed: int = 0, minutes: float | None = None,
+                  eval_fn: Callable | None = None, eval_every: int | None = None,
+                  ) -> tuple[torch.nn.Module, History]:
+    """``recipe``'s model trained on ``train_ids``: for its budget (``minutes`` overrides it)
+    or its fixed steps.
+
+    A budgeted run plans as chapter 05 explains: eight timed steps make a first plan and
+    ``TrainConfig(budget_minutes=...)`` re-plans as it trains, so the cosine decay ends with
+    the budget; the warm-up is at most a tenth of the first plan. ``History.plan`` and the
+    steps taken replay the run. ``eval_fn`` runs ``eval_every`` steps (default: 4 times).
+    """
+    from course_lib.device import seed_everything
+
+    minutes = minutes if minutes is not None else recipe.minutes
+    seed_everything(seed)
+    model = make_char_lm(recipe, vocab_size).to(device)
+    batches, loss_fn = char_lm_batches(recipe, train_ids, seed)
+    settings = recipe.optimisation.kwargs()
+    if minutes is not None:
+        source = batches if isinstance(batches, list) else iter(batches, None)
+        steps, _ = steps_within(minutes, model, loss_fn, source, probe=8, cpu_amp=settings["cpu_amp"])
+    else:
+        steps = recipe.steps
+    settings["warmup_steps"] = min(settings["warmup_steps"], max(steps // 10, 1))
+    config = TrainConfig(max_steps=steps, budget_minutes=minutes, seed=seed, progress=False,
+                         eval_every=eval_every or (max(1, steps // 4) if eval_fn else None), **settings)
+    return model, train(model, loss_fn, batches, config, eval_fn=eval_fn)
+
+
+# ---------------------------------------------------------------- Multi30k (chapters 07-09)
+# The RNN settings are the published GRU ones (embeddings 256, hidden 512, dropout 0.5; Cho et
+# al.'s context fed to every step, Bahdanau et al.'s bidirectional encoder and deep output); the
+# Transformer is a small base model (3 + 3 layers of 256 dimensions). ``cpu_amp=True``: bfloat16
+# matrix products on CPUs that have them natively (1.4-1.6x more steps in the same budget on
+# the course machines); a no-op on other CPUs.
+MULTI30K_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({recipe.name: recipe for recipe in (
+    TranslationRecipe("seq2seq", "07", "seq2seq",
+                      frozen(embed_dim=256, hidden_size=512, dropout=0.5, feed_context=True),
+                      Optimisation(lr=1e-3, min_lr=1e-4, cpu_amp=True), checkpoint="ch07_seq2seq_multi30k.pt",
+                      quick=frozen(sizes=frozen(embed_dim=64, hidden_size=128, dropout=0.1, feed_context=True))),
+    TranslationRecipe("attention", "08", "attention",
+                      frozen(embed_dim=256, hidden_size=512, bidirectional=True, dropout=0.5,
+                             readout_size=256),
+                      Optimisation(lr=1e-3, min_lr=1e-4, cpu_amp=True), checkpoint="ch08_attention_multi30k.pt",
+                      quick=frozen(sizes=frozen(embed_dim=64, hidden_size=128, dropout=0.1, bidirectional=True))),
+    TranslationRecipe("transformer", "09", "transformer",
+                      frozen(embed_dim=256, num_heads=4, num_layers=3, ff_dim=512, dropout=0.1, max_len=128),
+                      Optimisation(lr=7e-4, betas=(0.9, 0.98), weight_decay=0.01, warmup_steps=400,
+                                   min_lr=3.5e-5, cpu_amp=True), checkpoint="ch09_transformer_multi30k.pt",
+                      quick=frozen(sizes=frozen(embed_dim=64, num_heads=4, num_layers=2, ff_dim=128, dropout=0.1,
+                                                max_len=128),
+                                   optimisation=Optimisation(lr=1e-3, warmup_steps=12))),
+)})
+
+
+def translation_recipe(name: str, quick: bool = False) -> TranslationRecipe:
+    """``MULTI30K_RECIPES[name]``, or with ``quick=True`` its quick-mode variant."""
+    if name not in MULTI30K_RECIPES:
+        raise KeyError(f"no Multi30k recipe {name!r}; known: {', '.join(MULTI30K_RECIPES)}")
+    recipe = MULTI30K_RECIPES[name]
+    return replace(recipe, quick=frozen(), **recipe.quick) if quick else recipe
+
+
+def make_translation_model(recipe: TranslationRecipe, src_vocab_size: int, tgt_vocab_size: int,
+                           pad_id: int) -> torch.nn.Module:
+    """A fresh model of ``recipe``; ``(model, loss_fn)`` pairs are in ``translation_loss``."""
+    from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq
+    from course_lib.models.transformer import TransformerSeq2Seq
+
+    classes = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
+    return classes[recipe.model](src_vocab_size, tgt_vocab_size, pad_id=pad_id, **recipe.sizes)
+
+
+def translation_loss(recipe: TranslationRecipe) -> Callable:
+    """The training loss of ``recipe``'s model: ``seq2seq_loss``, with label smoothing 0.1 for
+    the Transformer (Vaswani et al.)."""
+    from functools import partial
+
+    from course_lib.models.seq2seq import seq2seq_loss
+
+    return partial(seq2seq_loss, label_smoothing=0.1 if recipe.model == "transformer" else 0.0)
+
+
+def train_multi30k(name: str, minutes: float | None = None, steps: int | None = None,
+                   plan: Sequence[tuple[int, int]] = (), device=None, log=print, quick: bool = False,
+                   data=None, validations: int = 10):
+    """Train ``MULTI30K_RECIPES[name]`` (``quick``: its quick variant) on Multi30k de->en:
+    ``(model, history, data)``; ``data`` is ``load_multi30k_translation("de", "en")``, loaded
+    when not given.
+
+    With a time budget (the recipe's unless ``minutes`` is given) ``steps_within`` makes a first
+    plan and ``TrainConfig(budget_minutes=minutes)`` re-plans as training goes, as the chapters
+    do; with ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again.
+    Validation loss is measured ``validations`` times (as the run's first plan spaces them).
+    Under ``torchrun`` every process takes its slice of each batch (``course_lib.distributed``).
+    ``log`` gets one line about the plan.
+    """
+    from course_lib.data import make_loader
+    from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
+    from course_lib.training import evaluate_loss
+    from course_lib.translation import load_multi30k_translation
+
+    if name not in MULTI30K_RECIPES:
+        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(MULTI30K_RECIPES)}")
+    if plan and not steps:
+        raise ValueError("a plan replays a budgeted run: give its steps too")
+    recipe = translation_recipe(name, quick)
+    minutes = recipe.minutes if minutes is None else minutes
+    device = device or get_device()
+    data = data if data is not None else load_multi30k_translation("de", "en")
+    pad_id, loss_fn = data.tgt_vocab.pad_id, translation_loss(recipe)
+    loader = make_loader(data["train"], recipe.batch_size, pad_id=pad_id,
+                         lengths=[len(s) for s, _ in data["train"]])
+    val_loader = make_loader(data["validation"], recipe.batch_size, pad_id=pad_id, shuffle=False,
+                             lengths=[len(s) for s, _ in data["validation"]])
+    seed_everything(0)
+    model = make_translation_model(recipe, len(data.src_vocab), len(data.tgt_vocab), pad_id).to(device)
+    cpu_amp = recipe.optimisation.cpu_amp
+    budget_steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16, cpu_amp=cpu_amp)
+    budgeted = steps is None
+    steps = steps or budget_steps
+    log(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters; "
+        f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {minutes:g} min; training "
+        f"{steps} steps{' (first plan)' if budgeted else ''} = "
+        f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
+    first_plan = plan[0][1] if plan else steps  # warm-up and validations follow the first plan
+    settings = recipe.optimisation.kwargs()
+    settings["warmup_steps"] = min(settings["warmup_steps"], first_plan // 10)
+    config = TrainConfig(max_steps=steps, budget_minutes=minutes if budgeted else None,
+                         plan=tuple(map(tuple, plan)), eval_every=max(1, first_plan // validations),
+                         progress=False, **settings)
+    history = train(model, loss_fn, loader, config,
+                    eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
+    return model, history, data
+
+
+# ---------------------------------------------------------------- checkpoints
+def checkpoint_path(recipe: CharLMRecipe | TranslationRecipe) -> Path:
+    """Where the chapter of ``recipe`` saves its full-mode model: ``cache_dir()/checkpoints``."""
+    from course_lib.corpora import cache_dir
+
+    return cache_dir() / "checkpoints" / recipe.checkpoint
+
+
+def save_trained(recipe: CharLMRecipe | TranslationRecipe, model: torch.nn.Module, **details: Any) -> Path:
+    """Save ``model``'s weights with the recipe's name and sizes and ``details`` (the
+    vocabulary, the chapter's figure as ``val_nats_per_char`` or ``bleu``, ``train_seconds``,
+    ``steps``) where ``load_trained`` and the capstone find them. Plain types only: the file
+    loads with ``torch.load(weights_only=True)``."""
+    path = checkpoint_path(recipe)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"recipe": recipe.name, "model": model.state_dict(), "size": dict(recipe.sizes),
+                **details}, path)
+    return path
+
+
+def load_trained(recipe: CharLMRecipe | TranslationRecipe, model: torch.nn.Module) -> dict | None:
+    """Fill ``model`` (built from ``recipe``) with the chapter's saved weights and return the
+    saved details, or None when the chapter has not saved any (never run in full mode)."""
+    path = checkpoint_path(recipe)
+    if not path.exists():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved["size"] != dict(recipe.sizes):
+        raise ValueError(f"{path} holds a model of sizes {saved['size']}, but recipe {recipe.name!r} "
+                         f"now has {dict(recipe.sizes)}: run chapter {recipe.chapter} again in full "
+                         "mode, or delete the file")
+    model.load_state_dict(saved["model"])
+    return saved
+
+
+# ---------------------------------------------------------------- chapter 11 (word senses)
+# Sizes for a 10-minute budget on the course's 2-core CPU shared with other work (bfloat16
+# matrix products where the processor has them). One step (both directions) costs about 0.19 s
+# of CPU for the LSTMs and 0.36 s for the GPTs on this machine; width 256 would cost 0.43 s and
+# 0.84 s, too many for a few passes over the data when other jobs share the cores.
+WSD_LM_RECIPES: Mapping[str, BidirectionalLMRecipe] = MappingProxyType({
+    "lstm": BidirectionalLMRecipe("lstm", frozen(embed_dim=128, hidden_size=128, num_layers=2, tie_weights=True),
+                                  cutoffs=(2000, 6000), block_size=64, batch_size=32,
+                                  optimisation=Optimisation(lr=3e-3, warmup_steps=50, weight_decay=0.01,
+                                                            cpu_amp=True)),
+    "gpt": BidirectionalLMRecipe("gpt", frozen(block_size=64, embed_dim=128, num_heads=4, num_layers=4),
+                                 cutoffs=(2000, 6000), block_size=64, batch_size=32,
+                                 optimisation=Optimisation(lr=2e-3, warmup_steps=100, weight_decay=0.1,
+                                                           betas=(0.9, 0.99), cpu_amp=True)),
+})
+# Quick mode (tests): the same shapes, much smaller.
+QUICK_WSD_LM_RECIPES: Mapping[str, BidirectionalLMRecipe] = MappingProxyType({
+    "lstm": replace(WSD_LM_RECIPES["lstm"], batch_size=16, block_size=32,
+                    sizes=frozen(embed_dim=64, hidden_size=64, num_layers=2, tie_weights=True)),
+    "gpt": replace(WSD_LM_RECIPES["gpt"], batch_size=16, block_size=32,
+                   sizes=frozen(block_size=32, embed_dim=64, num_heads=2, num_layers=2)),
+})
