@@ -88,7 +88,8 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"  corpus {name:<16} {state}")
     missing = [name for name, state in states.items() if state.startswith("not downloaded")]
     if missing:
-        url = corpora.CORPORA[missing[0]].files[0].url
+        first = corpora.CORPORA[missing[0]]
+        url = first.archive.url if first.archive else first.files[0].url
         problem = download_problem(url)
         if problem is None:
             print(f"network     ok: the {len(missing)} missing corpora download on first use")

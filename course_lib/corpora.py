@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from course_lib import archives
 from course_lib.conllu import count_conllu, parse_conllu
 
 if TYPE_CHECKING:
@@ -70,13 +71,15 @@ class CorpusFile:
 
 @dataclass(frozen=True)
 class Corpus:
-    """A named corpus: its files and what to tell users about it (licence, citation)."""
+    """A named corpus: its files (or, for thousands of small files, the repository archive
+    that holds them, see ``course_lib.archives``) and what to tell users about it."""
 
     name: str
     description: str
     licence: str
     citation: str
     files: tuple[CorpusFile, ...] = field(default_factory=tuple)
+    archive: archives.RepositoryArchive | None = None
 
     def file(self, filename: str) -> CorpusFile:
         """The file whose relative path or base name is ``filename``."""
@@ -307,6 +310,19 @@ CORPORA: dict[str, Corpus] = {corpus.name: corpus for corpus in [
         tuple(CorpusFile(f"coarsewsd20/{name}", _github(*_COARSEWSD20, f"data/CoarseWSD-20/{name}"),
                          sha) for name, sha in _COARSEWSD20_SHA256.items()),
     ),
+    Corpus(
+        "aeslc",
+        "Annotated Enron Subject Line Corpus: 18,302 emails -> subject lines (summarisation)",
+        "CC BY-NC-SA 4.0; cite Zhang & Tetreault 2019",
+        "Zhang, R. and Tetreault, J. (2019). This Email Could Save Your Life: Introducing the "
+        "Task of Email Subject Line Generation. Proceedings of ACL 2019, pp. 446-456.",
+        # 18,302 files: one archive download, every extracted file verified (course_lib.archives).
+        archive=archives.RepositoryArchive(
+            "aeslc", "https://codeload.github.com/ryanzhumich/AESLC/tar.gz/"
+            "7afc087a1cc234d07121f0d4a2d87102ddceabc2",
+            ("enron_subject_line/", "README.md", "LICENSE.md"), 18_304,
+            "6b619c26ede19bc6025380f3448ead8f78e3648c186c6e70507ac5fab9031cc5"),
+    ),
 ]}
 
 
@@ -427,6 +443,10 @@ _FETCH_MESSAGES = {"mirror": "verified mirror file", "cached": "cached", "downlo
 def fetch(name: str | Corpus, log: Callable[[str], None] = print) -> list[Path]:
     """Make every file of a corpus available and verified; log what was done per file."""
     corpus = _corpus(name)
+    if corpus.archive is not None:
+        local, how = archives.resolve(corpus.archive, log)
+        log(f"{_FETCH_MESSAGES[how]} {local} ({corpus.archive.file_count:,} files)")
+        return [local]
     found = []
     for corpus_file in corpus.files:
         local, how = _resolve(corpus_file, log)
@@ -441,6 +461,11 @@ def availability() -> dict[str, str]:
     mirror, cache = _mirror_dir(), cache_dir()
     states = {}
     for name, corpus in CORPORA.items():
+        if corpus.archive is not None:
+            where, how = archives.locate(corpus.archive)
+            states[name] = (f"{how} ({where.parent})" if where else
+                            f"not downloaded (`course data fetch {name}`)")
+            continue
         in_mirror = [mirror is not None and (mirror / f.path).is_file() for f in corpus.files]
         in_cache = [(cache / f.path).is_file() for f in corpus.files]
         missing = sum(not (m or c) for m, c in zip(in_mirror, in_cache, strict=True))
@@ -633,9 +658,16 @@ def load_coarsewsd20() -> DatasetDict:
     return DatasetDict(splits)
 
 
+def _load_aeslc() -> DatasetDict:
+    from course_lib.summarisation import load_aeslc  # its parser lives with the task's code
+
+    return load_aeslc()
+
+
 _LOADERS: dict[str, Callable[[], DatasetDict]] = {
     "tinyshakespeare": load_tinyshakespeare, "names": load_names, "multi30k": load_multi30k,
     "ud_english_ewt": load_ud_english_ewt, "mr": load_mr, "coarsewsd20": load_coarsewsd20,
+    "aeslc": _load_aeslc,
 }
 
 
