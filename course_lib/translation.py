@@ -16,7 +16,7 @@ the raw reference sentence, lower-cased (sacrebleu then applies its own tokenize
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from course_lib.data import pad_sequences
@@ -111,13 +111,17 @@ def translate(
     length_penalty: float = 0.0,
     max_len: int = 60,
     batch_size: int = 100,
+    to_text: Callable[[list[int]], str] | None = None,
 ) -> list[str]:
     """Detokenised target sentences for the sources of ``(src_ids, tgt_ids)`` pairs.
 
     Greedy decoding when ``beam_size == 1`` and ``length_penalty == 0``, otherwise the best
     hypothesis of ``decoding.beam_search``. Works for every seq2seq model with the decoding
-    protocol (``encode`` / ``decode_step``); batches go to the model's device.
+    protocol (``encode`` / ``decode_step``); batches go to the model's device. ``to_text``
+    turns one output's ids (without <eos>) into text; by default ``detokenize`` of
+    ``tgt_vocab.decode(ids)`` (word vocabularies; pass a subword tokenizer's decoder instead).
     """
+    to_text = to_text or (lambda ids: detokenize(tgt_vocab.decode(ids)))
     device = next(model.parameters()).device
     bos, eos = tgt_vocab.bos_id, tgt_vocab.eos_id
     sentences = []
@@ -131,7 +135,7 @@ def translate(
             beams = beam_search(model, src, lengths, beam_size, max_len, bos, eos,
                                 length_penalty=length_penalty)
             outputs = [hypotheses[0].tokens for hypotheses in beams]
-        sentences += [detokenize(tgt_vocab.decode(ids)) for ids in tokens_until_eos(outputs, eos)]
+        sentences += [to_text(ids) for ids in tokens_until_eos(outputs, eos)]
     return sentences
 
 
@@ -163,13 +167,28 @@ MULTI30K_RECIPES = {
 def train_multi30k(name: str, minutes: float = 30.0, steps: int | None = None,
                    plan: Sequence[tuple[int, int]] = (), device=None, log=print):
     """Train the chapters' recipe ``name`` (a key of ``MULTI30K_RECIPES``) on Multi30k de->en:
-    ``(model, history, data)``.
+    ``(model, history, data)``; see ``train_recipe`` for ``minutes``, ``steps`` and ``plan``."""
+    if name not in MULTI30K_RECIPES:
+        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(MULTI30K_RECIPES)}")
+    data = load_multi30k_translation("de", "en")
+    model, history = train_recipe(name, MULTI30K_RECIPES[name], data, minutes, steps, plan,
+                                  device, log)
+    return model, history, data
+
+
+def train_recipe(architecture: str, recipe: Mapping, data: TranslationData, minutes: float = 30.0,
+                 steps: int | None = None, plan: Sequence[tuple[int, int]] = (), device=None,
+                 log=print, batch_size: int = 128):
+    """Train one recipe (``{"model": ..., "train": ...}`` as in ``MULTI30K_RECIPES``) of an
+    ``architecture`` ("seq2seq", "attention" or "transformer") on ``data``'s id pairs:
+    ``(model, history)``.
 
     With a time budget (the default) ``steps_within`` makes a first plan and
     ``TrainConfig(budget_minutes=minutes)`` re-plans as training goes, as the chapters do; with
     ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again. Validation loss
-    is measured ten times. Batches of 128 sentence pairs; under ``torchrun`` every process
-    takes its slice of each (``course_lib.distributed``). ``log`` gets one line about the plan.
+    (``data["validation"]``) is measured ten times. Batches of ``batch_size`` pairs of similar
+    source length; under ``torchrun`` every process takes its slice of each
+    (``course_lib.distributed``). ``log`` gets one line about the plan.
     """
     from course_lib.data import make_loader
     from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
@@ -178,26 +197,26 @@ def train_multi30k(name: str, minutes: float = 30.0, steps: int | None = None,
     from course_lib.training import TrainConfig, evaluate_loss, steps_within, train
 
     classes = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
-    if name not in classes:
-        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(classes)}")
+    if architecture not in classes:
+        raise ValueError(f"unknown architecture {architecture!r}: use one of {', '.join(classes)}")
     if plan and not steps:
         raise ValueError("a plan replays a budgeted run: give its steps too")
     device = device or get_device()
-    data = load_multi30k_translation("de", "en")
-    pad_id, recipe = data.tgt_vocab.pad_id, MULTI30K_RECIPES[name]
-    loss_fn = transformer_seq2seq_loss if name == "transformer" else seq2seq_loss
-    loader = make_loader(data["train"], 128, pad_id=pad_id, lengths=[len(s) for s, _ in data["train"]])
-    val_loader = make_loader(data["validation"], 128, pad_id=pad_id, shuffle=False,
+    pad_id = data.tgt_vocab.pad_id
+    loss_fn = transformer_seq2seq_loss if architecture == "transformer" else seq2seq_loss
+    loader = make_loader(data["train"], batch_size, pad_id=pad_id,
+                         lengths=[len(s) for s, _ in data["train"]])
+    val_loader = make_loader(data["validation"], batch_size, pad_id=pad_id, shuffle=False,
                              lengths=[len(s) for s, _ in data["validation"]])
     seed_everything(0)
-    model = classes[name](len(data.src_vocab), len(data.tgt_vocab), pad_id=pad_id,
-                          **recipe["model"]).to(device)
+    model = classes[architecture](len(data.src_vocab), len(data.tgt_vocab), pad_id=pad_id,
+                                  **recipe["model"]).to(device)
     cpu_amp = recipe["train"].get("cpu_amp", False)
     budget_steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16,
                                               cpu_amp=cpu_amp)
     budgeted = steps is None
     steps = steps or budget_steps
-    log(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters; "
+    log(f"{architecture}: {sum(p.numel() for p in model.parameters()):,} parameters; "
         f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {minutes:g} min; training "
         f"{steps} steps{' (first plan)' if budgeted else ''} = "
         f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
@@ -209,4 +228,4 @@ def train_multi30k(name: str, minutes: float = 30.0, steps: int | None = None,
                          progress=False, **settings)
     history = train(model, loss_fn, loader, config,
                     eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
-    return model, history, data
+    return model, history
