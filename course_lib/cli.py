@@ -57,7 +57,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
     print(f"python      {platform.python_version()} ({sys.executable})")
     for package in ("torch", "numpy", "datasets", "matplotlib", "ipywidgets", "jupyterlab",
-                    "nbclient", "sacrebleu", "tokenizers", "course-lib"):
+                    "nbclient", "sacrebleu", "tokenizers", "rouge-score", "course-lib"):
         try:
             version = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
