@@ -186,8 +186,8 @@ def train_recipe(architecture: str, recipe: Mapping, data: TranslationData, minu
     With a time budget (the default) ``steps_within`` makes a first plan and
     ``TrainConfig(budget_minutes=minutes)`` re-plans as training goes, as the chapters do; with
     ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again. Validation loss
-    (``data["validation"]``) is measured ten times. Batches of ``batch_size`` pairs of similar
-    source length; under ``torchrun`` every process takes its slice of each
+    (``data["validation"]``, in batches of at least 128) is measured ten times. Batches of
+    ``batch_size`` pairs of similar source length; under ``torchrun`` every process takes its slice of each
     (``course_lib.distributed``). ``log`` gets one line about the plan.
     """
     from course_lib.data import make_loader
@@ -206,7 +206,7 @@ def train_recipe(architecture: str, recipe: Mapping, data: TranslationData, minu
     loss_fn = transformer_seq2seq_loss if architecture == "transformer" else seq2seq_loss
     loader = make_loader(data["train"], batch_size, pad_id=pad_id,
                          lengths=[len(s) for s, _ in data["train"]])
-    val_loader = make_loader(data["validation"], batch_size, pad_id=pad_id, shuffle=False,
+    val_loader = make_loader(data["validation"], max(batch_size, 128), pad_id=pad_id, shuffle=False,
                              lengths=[len(s) for s, _ in data["validation"]])
     seed_everything(0)
     model = classes[architecture](len(data.src_vocab), len(data.tgt_vocab), pad_id=pad_id,
