@@ -185,7 +185,7 @@ def train_recipe(architecture: str, recipe: Mapping, data: TranslationData, minu
 
     With a time budget (the default) ``steps_within`` makes a first plan and
     ``TrainConfig(budget_minutes=minutes)`` re-plans as training goes, as the chapters do; with
-    ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again. Validation loss
+    ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again, untimed. Validation loss
     (``data["validation"]``, in batches of at least 128) is measured ten times. Batches of
     ``batch_size`` pairs of similar source length; under ``torchrun`` every process takes its slice of each
     (``course_lib.distributed``). ``log`` gets one line about the plan.
@@ -212,14 +212,14 @@ def train_recipe(architecture: str, recipe: Mapping, data: TranslationData, minu
     model = classes[architecture](len(data.src_vocab), len(data.tgt_vocab), pad_id=pad_id,
                                   **recipe["model"]).to(device)
     cpu_amp = recipe["train"].get("cpu_amp", False)
-    budget_steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16,
-                                              cpu_amp=cpu_amp)
     budgeted = steps is None
-    steps = steps or budget_steps
-    log(f"{architecture}: {sum(p.numel() for p in model.parameters()):,} parameters; "
-        f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {minutes:g} min; training "
-        f"{steps} steps{' (first plan)' if budgeted else ''} = "
-        f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
+    plan_note = ""
+    if budgeted:  # time 16 steps of a copy to make the first plan
+        steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16, cpu_amp=cpu_amp)
+        plan_note = f"{step_seconds:.2f} s/step now -> {steps} steps in {minutes:g} min (first plan); "
+    log(f"{architecture}: {sum(p.numel() for p in model.parameters()):,} parameters; {plan_note}"
+        f"training {steps} steps = {steps / len(loader):.1f} epochs; "
+        f"bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
     first_plan = plan[0][1] if plan else steps  # warm-up and validations follow the first plan
     settings = dict(recipe["train"])
     settings["warmup_steps"] = min(settings.get("warmup_steps", 0), first_plan // 10)

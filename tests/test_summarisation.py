@@ -120,15 +120,15 @@ def test_aeslc_counts_and_annotations():
 
 
 def test_train_recipe_learns_a_tiny_recipe_and_summarise_decodes_text():
-    rows = {"body": ["please review the budget draft", "lunch on friday at noon"] * 9,
-            "subject": ["budget draft", "friday lunch"] * 9, "annotations": [[]] * 18}  # 17+ batches: steps_within times 16
+    rows = {"body": ["please review the budget draft", "lunch on friday at noon"] * 4,
+            "subject": ["budget draft", "friday lunch"] * 4, "annotations": [[]] * 8}
     dataset = DatasetDict({"train": Dataset.from_dict(rows), "validation": Dataset.from_dict(rows)})
     data, tokenizer = build_summarisation_data(dataset, vocab_size=300)
     recipe = {"model": dict(embed_dim=32, num_heads=2, num_layers=1, ff_dim=64, dropout=0.0, max_len=64),
               "train": dict(lr=3e-3)}
     lines = []
-    model, history = train_recipe("transformer", recipe, data, steps=60, log=lines.append, batch_size=1)
-    assert history.steps[-1] == 60 and lines[0].startswith("transformer:")
+    model, history = train_recipe("transformer", recipe, data, steps=60, log=lines.append, batch_size=2)
+    assert history.steps[-1] == 60 and lines[0].endswith("training 60 steps = 15.0 epochs; bfloat16 on the CPU: False")
     losses = history.metric("val_loss")[1]
     assert losses[-1] < 0.5 * losses[0]
     outputs = summarise(model, data["validation"][:2], tokenizer, data.tgt_vocab, beam_size=2)
