@@ -143,7 +143,7 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def build_summarisation_data(dataset, vocab_size: int = 8000, max_source_len: int = 64,
+def build_summarisation_data(dataset, vocab_size: int = 4000, max_source_len: int = 64,
                              max_target_len: int = 24):
     """``(TranslationData, tokenizer)``: id pairs ``(body <eos>, <bos> subject <eos>)`` per
     split with one BPE vocabulary (trained on the training bodies and subjects) as both
@@ -170,7 +170,7 @@ def build_summarisation_data(dataset, vocab_size: int = 8000, max_source_len: in
 AESLC_RECIPES = {
     "attention": {
         "model": dict(embed_dim=256, hidden_size=256, bidirectional=True, dropout=0.3, readout_size=256),
-        "train": dict(lr=1e-3, min_lr=1e-4, cpu_amp=True),
+        "train": dict(lr=2e-3, min_lr=1e-4, cpu_amp=True),
     },
     "transformer": {
         "model": dict(embed_dim=256, num_heads=4, num_layers=3, ff_dim=512, dropout=0.1, max_len=128),
