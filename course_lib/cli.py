@@ -57,7 +57,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
     print(f"python      {platform.python_version()} ({sys.executable})")
     for package in ("torch", "numpy", "datasets", "matplotlib", "ipywidgets", "jupyterlab",
-                    "nbclient", "sacrebleu", "tokenizers", "course-lib"):
+                    "nbclient", "sacrebleu", "tokenizers", "rouge-score", "course-lib"):
         try:
             version = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -95,7 +95,8 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"  corpus {name:<16} {state}")
     missing = [name for name, state in states.items() if state.startswith("not downloaded")]
     if missing:
-        url = corpora.CORPORA[missing[0]].files[0].url
+        first = corpora.CORPORA[missing[0]]
+        url = first.archive.url if first.archive else first.files[0].url
         problem = download_problem(url)
         if problem is None:
             print(f"network     ok: the {len(missing)} missing corpora download on first use")

@@ -262,6 +262,9 @@ def make_translation_model(recipe: TranslationRecipe, src_vocab_size: int, tgt_v
     from course_lib.models.transformer import TransformerSeq2Seq
 
     classes = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
+    if recipe.model not in classes:
+        raise ValueError(f"unknown model {recipe.model!r} in recipe {recipe.name!r}: use one of "
+                         f"{', '.join(classes)}")
     return classes[recipe.model](src_vocab_size, tgt_vocab_size, pad_id=pad_id, **recipe.sizes)
 
 
@@ -280,43 +283,55 @@ def train_multi30k(name: str, minutes: float | None = None, steps: int | None = 
                    data=None, validations: int = 10):
     """Train ``MULTI30K_RECIPES[name]`` (``quick``: its quick variant) on Multi30k de->en:
     ``(model, history, data)``; ``data`` is ``load_multi30k_translation("de", "en")``, loaded
-    when not given.
+    when not given. ``train_encoder_decoder`` does the training (its arguments)."""
+    from course_lib.translation import load_multi30k_translation
+
+    if name not in MULTI30K_RECIPES:
+        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(MULTI30K_RECIPES)}")
+    data = data if data is not None else load_multi30k_translation("de", "en")
+    model, history = train_encoder_decoder(translation_recipe(name, quick), data, minutes, steps,
+                                           plan, device, log, validations)
+    return model, history, data
+
+
+def train_encoder_decoder(recipe: TranslationRecipe, data, minutes: float | None = None,
+                          steps: int | None = None, plan: Sequence[tuple[int, int]] = (), device=None,
+                          log=print, validations: int = 10):
+    """Train ``recipe`` on ``data`` (a ``translation.TranslationData`` of id pairs: Multi30k, or
+    chapter 13's emails and subjects): ``(model, history)``.
 
     With a time budget (the recipe's unless ``minutes`` is given) ``steps_within`` makes a first
     plan and ``TrainConfig(budget_minutes=minutes)`` re-plans as training goes, as the chapters
-    do; with ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again.
-    Validation loss is measured ``validations`` times (as the run's first plan spaces them).
-    Under ``torchrun`` every process takes its slice of each batch (``course_lib.distributed``).
+    do; with ``steps`` (and a budgeted run's ``plan``) it trains exactly that run again,
+    untimed. Batches of ``recipe.batch_size`` pairs of similar source length. Validation loss
+    is measured ``validations`` times (as the run's first plan spaces them). Under
+    ``torchrun`` every process takes its slice of each batch (``course_lib.distributed``).
     ``log`` gets one line about the plan.
     """
     from course_lib.data import make_loader
     from course_lib.device import cpu_has_native_bf16, get_device, seed_everything
     from course_lib.training import evaluate_loss
-    from course_lib.translation import load_multi30k_translation
 
-    if name not in MULTI30K_RECIPES:
-        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(MULTI30K_RECIPES)}")
     if plan and not steps:
         raise ValueError("a plan replays a budgeted run: give its steps too")
-    recipe = translation_recipe(name, quick)
     minutes = recipe.minutes if minutes is None else minutes
     device = device or get_device()
-    data = data if data is not None else load_multi30k_translation("de", "en")
     pad_id, loss_fn = data.tgt_vocab.pad_id, translation_loss(recipe)
     loader = make_loader(data["train"], recipe.batch_size, pad_id=pad_id,
                          lengths=[len(s) for s, _ in data["train"]])
-    val_loader = make_loader(data["validation"], recipe.batch_size, pad_id=pad_id, shuffle=False,
-                             lengths=[len(s) for s, _ in data["validation"]])
+    val_loader = make_loader(data["validation"], max(recipe.batch_size, 128), pad_id=pad_id,
+                             shuffle=False, lengths=[len(s) for s, _ in data["validation"]])
     seed_everything(0)
     model = make_translation_model(recipe, len(data.src_vocab), len(data.tgt_vocab), pad_id).to(device)
     cpu_amp = recipe.optimisation.cpu_amp
-    budget_steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16, cpu_amp=cpu_amp)
     budgeted = steps is None
-    steps = steps or budget_steps
-    log(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters; "
-        f"{step_seconds:.2f} s/step now -> {budget_steps} steps in {minutes:g} min; training "
-        f"{steps} steps{' (first plan)' if budgeted else ''} = "
-        f"{steps / len(loader):.1f} epochs; bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
+    plan_note = ""
+    if budgeted:  # time 16 steps of a copy to make the first plan
+        steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16, cpu_amp=cpu_amp)
+        plan_note = f"{step_seconds:.2f} s/step now -> {steps} steps in {minutes:g} min (first plan); "
+    log(f"{recipe.name}: {sum(p.numel() for p in model.parameters()):,} parameters; {plan_note}"
+        f"training {steps} steps = {steps / len(loader):.1f} epochs; "
+        f"bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
     first_plan = plan[0][1] if plan else steps  # warm-up and validations follow the first plan
     settings = recipe.optimisation.kwargs()
     settings["warmup_steps"] = min(settings["warmup_steps"], first_plan // 10)
@@ -325,7 +340,26 @@ def train_multi30k(name: str, minutes: float | None = None, steps: int | None = 
                          progress=False, **settings)
     history = train(model, loss_fn, loader, config,
                     eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
-    return model, history, data
+    return model, history
+
+
+# ---------------------------------------------------------------- chapter 13 (summarisation)
+# Chapter 13's encoder-decoders on AESLC (emails -> subject lines), shared with
+# benchmarks/summarise_aeslc.py. Smaller than the Multi30k ones: 14k examples of up to 64 source
+# subwords (the subject is mostly in the email's first lines; the lead baseline peaks at ~14
+# words), 30 minutes on 2 CPU cores, batches of 32 emails: on a budget of a few epochs, more
+# (smaller) updates learn faster than bigger ones.
+AESLC_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({recipe.name: recipe for recipe in (
+    TranslationRecipe("attention", "13", "attention",
+                      frozen(embed_dim=256, hidden_size=256, bidirectional=True, dropout=0.3, readout_size=256),
+                      Optimisation(lr=2e-3, min_lr=1e-4, cpu_amp=True), batch_size=32,
+                      checkpoint="ch13_attention_aeslc.pt"),
+    TranslationRecipe("transformer", "13", "transformer",
+                      frozen(embed_dim=256, num_heads=4, num_layers=3, ff_dim=512, dropout=0.1, max_len=128),
+                      Optimisation(lr=1e-3, betas=(0.9, 0.98), weight_decay=0.01, warmup_steps=400,
+                                   min_lr=5e-5, cpu_amp=True), batch_size=32,
+                      checkpoint="ch13_transformer_aeslc.pt"),
+)})
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -154,3 +154,34 @@ class Vocab:
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int, specials: Sequence[str] = (PAD, UNK, BOS, EOS)):
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``texts`` (chapter 10's recipe, as
+    in GPT-2: any text encodes, and ``decode`` gives it back).
+
+    ``specials`` get the first ids in order, so ``Vocab(bpe_tokens(tokenizer))`` has the same
+    ids as the tokenizer (``<pad>`` = 0, ``<unk>`` = 1, ``<bos>`` = 2, ``<eos>`` = 3).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    if isinstance(texts, str):
+        raise TypeError("train_bpe takes an iterable of texts, not one string: pass [text]")
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False,
+                                  special_tokens=list(specials),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def bpe_tokens(tokenizer, specials: Sequence[str] = (PAD, UNK, BOS, EOS)) -> list[str]:
+    """A BPE tokenizer's ordinary tokens in id order (for ``Vocab(..., specials)``)."""
+    size = tokenizer.get_vocab_size()
+    for index, special in enumerate(specials):
+        if tokenizer.token_to_id(special) != index:
+            raise ValueError(f"{special!r} is not id {index} of this tokenizer; train it with "
+                             f"train_bpe(..., specials={tuple(specials)!r})")
+    return [tokenizer.id_to_token(index) for index in range(len(specials), size)]

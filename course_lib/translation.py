@@ -16,7 +16,7 @@ the raw reference sentence, lower-cased (sacrebleu then applies its own tokenize
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from course_lib.data import pad_sequences
@@ -111,13 +111,17 @@ def translate(
     length_penalty: float = 0.0,
     max_len: int = 60,
     batch_size: int = 100,
+    to_text: Callable[[list[int]], str] | None = None,
 ) -> list[str]:
     """Detokenised target sentences for the sources of ``(src_ids, tgt_ids)`` pairs.
 
     Greedy decoding when ``beam_size == 1`` and ``length_penalty == 0``, otherwise the best
     hypothesis of ``decoding.beam_search``. Works for every seq2seq model with the decoding
-    protocol (``encode`` / ``decode_step``); batches go to the model's device.
+    protocol (``encode`` / ``decode_step``); batches go to the model's device. ``to_text``
+    turns one output's ids (without <eos>) into text; by default ``detokenize`` of
+    ``tgt_vocab.decode(ids)`` (word vocabularies; pass a subword tokenizer's decoder instead).
     """
+    to_text = to_text or (lambda ids: detokenize(tgt_vocab.decode(ids)))
     device = next(model.parameters()).device
     bos, eos = tgt_vocab.bos_id, tgt_vocab.eos_id
     sentences = []
@@ -131,5 +135,5 @@ def translate(
             beams = beam_search(model, src, lengths, beam_size, max_len, bos, eos,
                                 length_penalty=length_penalty)
             outputs = [hypotheses[0].tokens for hypotheses in beams]
-        sentences += [detokenize(tgt_vocab.decode(ids)) for ids in tokens_until_eos(outputs, eos)]
+        sentences += [to_text(ids) for ids in tokens_until_eos(outputs, eos)]
     return sentences

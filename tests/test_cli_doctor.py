@@ -62,6 +62,8 @@ def test_doctor_does_not_probe_the_network_when_every_corpus_is_mirrored(tmp_pat
         for corpus_file in corpus.files:  # availability() only looks for the files
             (mirror / corpus_file.path).parent.mkdir(parents=True, exist_ok=True)
             (mirror / corpus_file.path).touch()
+        if corpus.archive:  # ... or an archive corpus's folder
+            (mirror / corpus.archive.folder).mkdir(parents=True)
     monkeypatch.setenv("COURSE_DATA_DIR", str(mirror))
     asked = fake_probe(monkeypatch, "must not be asked")
     assert cli.main(["doctor"]) == 0

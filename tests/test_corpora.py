@@ -273,9 +273,13 @@ def test_unknown_names_list_the_known_ones():
 
 def test_registry_urls_are_pinned_github_raw_addresses():
     assert list(corpora.CORPORA) == ["tinyshakespeare", "names", "multi30k", "ud_english_ewt", "mr",
-                                     "coarsewsd20", "fsdd"]
+                                     "coarsewsd20", "fsdd", "aeslc"]
     for corpus in corpora.CORPORA.values():
         assert corpus.description and corpus.licence and corpus.citation
+        assert bool(corpus.files) != bool(corpus.archive)  # files, or one archive of them
+        if corpus.archive:
+            commit = corpus.archive.url.removeprefix("https://codeload.github.com/").split("/")[3]
+            assert len(commit) == 40 and int(commit, 16) >= 0
         for corpus_file in corpus.files:
             repo_commit = corpus_file.url.removeprefix("https://raw.githubusercontent.com/")
             assert repo_commit != corpus_file.url

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_lib.conllu import count_conllu
+from course_lib.corpora import archives
 
 
 class CorpusError(RuntimeError):
@@ -43,13 +44,15 @@ class CorpusFile:
 
 @dataclass(frozen=True)
 class Corpus:
-    """A named corpus: its files and what to tell users about it (licence, citation)."""
+    """A named corpus: its files (or, for thousands of small files, the repository archive
+    that holds them, see ``course_lib.corpora.archives``) and what to tell users about it."""
 
     name: str
     description: str
     licence: str
     citation: str
     files: tuple[CorpusFile, ...] = field(default_factory=tuple)
+    archive: archives.RepositoryArchive | None = None
 
     def file(self, filename: str) -> CorpusFile:
         """The file whose relative path or base name is ``filename``."""
@@ -291,6 +294,19 @@ CORPORA: dict[str, Corpus] = {corpus.name: corpus for corpus in [
             "Jakobovski/free-spoken-digit-dataset", "26eb9aaf76e81b692f806f9140c2d2777410d7a1",
             "metadata.py"),
             "b7fcb538c27ec10ef94031de437b6b9da4724e8fdd2a1c6f25e7b3d76a067c76"),),
+    ),
+    Corpus(
+        "aeslc",
+        "Annotated Enron Subject Line Corpus: 18,302 emails -> subject lines (summarisation)",
+        "CC BY-NC-SA 4.0; cite Zhang & Tetreault 2019",
+        "Zhang, R. and Tetreault, J. (2019). This Email Could Save Your Life: Introducing the "
+        "Task of Email Subject Line Generation. Proceedings of ACL 2019, pp. 446-456.",
+        # 18,302 files: one archive download, every extracted file verified (course_lib.corpora.archives).
+        archive=archives.RepositoryArchive(
+            "aeslc", "https://codeload.github.com/ryanzhumich/AESLC/tar.gz/"
+            "7afc087a1cc234d07121f0d4a2d87102ddceabc2",
+            ("enron_subject_line/", "README.md", "LICENSE.md"), 18_304,
+            "6b619c26ede19bc6025380f3448ead8f78e3648c186c6e70507ac5fab9031cc5"),
     ),
 ]}
 

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from course_lib.corpora import archives
 from course_lib.corpora.catalogue import CORPORA, Corpus, CorpusError, CorpusFile
 
 DOWNLOAD_TIMEOUT_S = 60.0
@@ -132,6 +133,10 @@ _FETCH_MESSAGES = {"mirror": "verified mirror file", "cached": "cached", "downlo
 def fetch(name: str | Corpus, log: Callable[[str], None] = print) -> list[Path]:
     """Make every file of a corpus available and verified; log what was done per file."""
     corpus = _corpus(name)
+    if corpus.archive is not None:
+        local, how = archives.resolve(corpus.archive, log)
+        log(f"{_FETCH_MESSAGES[how]} {local} ({corpus.archive.file_count:,} files)")
+        return [local]
     found = []
     for corpus_file in corpus.files:
         local, how = _resolve(corpus_file, log)
@@ -146,6 +151,11 @@ def availability() -> dict[str, str]:
     mirror, cache = mirror_dir(), cache_dir()
     states = {}
     for name, corpus in CORPORA.items():
+        if corpus.archive is not None:
+            where, how = archives.locate(corpus.archive)
+            states[name] = (f"{how} ({where.parent})" if where else
+                            f"not downloaded (`course data fetch {name}`)")
+            continue
         in_mirror = [mirror is not None and (mirror / f.path).is_file() for f in corpus.files]
         in_cache = [(cache / f.path).is_file() for f in corpus.files]
         missing = sum(not (m or c) for m, c in zip(in_mirror, in_cache, strict=True))

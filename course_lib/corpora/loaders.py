@@ -186,9 +186,16 @@ def load_coarsewsd20() -> DatasetDict:
     return DatasetDict(splits)
 
 
+def _load_aeslc() -> DatasetDict:
+    from course_lib.summarisation import load_aeslc  # its parser lives with the task's code
+
+    return load_aeslc()
+
+
 _LOADERS: dict[str, Callable[[], DatasetDict]] = {
     "tinyshakespeare": load_tinyshakespeare, "names": load_names, "multi30k": load_multi30k,
     "ud_english_ewt": load_ud_english_ewt, "mr": load_mr, "coarsewsd20": load_coarsewsd20,
+    "aeslc": _load_aeslc,
 }
 
 
