@@ -134,10 +134,6 @@ def _data_fetch(args: argparse.Namespace) -> int:
     for name in names:
         try:
             corpora.fetch(name, log=print)
-            if name == "fsdd":  # its 3,000 recordings come as one archive (course_lib.speech)
-                from course_lib import speech
-
-                print(f"verified {speech.recordings_dir(log=print)}")
         except corpora.CorpusError as error:
             print(f"FAILED {name}: {error}", file=sys.stderr)
             failed += 1

@@ -3,24 +3,16 @@
 FSDD (Jackson et al.) is 3,000 recordings of the digits 0-9, 6 speakers x 10 digits x 50
 takes, mono 16-bit PCM at 8 kHz, named ``{digit}_{speaker}_{take}.wav``.
 
-**Fetching 3,000 small files.** The recordings are found like every corpus file (the mirror
-``$COURSE_DATA_DIR/fsdd/recordings``, then the cache), but a first use downloads the
-repository's archive at the pinned commit in one request instead of 3,000 raw-file requests
-(minutes, and rate-limited). Archive bytes are not guaranteed stable across GitHub's
-re-compressions, file contents are: so each extracted recording is hashed, and the sorted list
-of (SHA-256, name) lines must hash to ``manifest_sha256``: one 64-character checksum that still
-verifies every file. Extraction goes to a temporary folder renamed into place, so a failure
-never leaves a half-filled folder. Splits follow the dataset's README: takes 0-4 of every
+**Fetching 3,000 small files.** The catalogue entry ``fsdd`` is the repository's archive at
+the pinned commit (one request instead of 3,000 raw-file requests, which take minutes and are
+rate-limited), every extracted file verified against one manifest checksum: see
+``course_lib.corpora.archives``. Splits follow the dataset's README: takes 0-4 of every
 speaker and digit are the test set; a second split holds one speaker out entirely.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
-import shutil
-import tarfile
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,124 +20,22 @@ from pathlib import Path
 import torch
 
 from course_lib import audio, corpora
+from course_lib.corpora import archives
 
 SAMPLE_RATE = 8_000
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
-_REPO, _COMMIT = "Jakobovski/free-spoken-digit-dataset", "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
 
 
-@dataclass(frozen=True)
-class ArchiveSource:
-    """A folder of many files fetched as one archive and checked file by file.
-
-    ``member_folder``: the folder inside the archive (below its top-level folder) whose files
-    are kept; ``manifest_sha256``: SHA-256 of the lines ``"<sha256>  <name>\\n"`` of all its
-    files, sorted by name; ``count``: how many files that is.
-    """
-
-    folder: str
-    url: str
-    member_folder: str
-    manifest_sha256: str
-    count: int
-
-
-FSDD_RECORDINGS = ArchiveSource(
-    folder="fsdd/recordings",
-    url=f"https://github.com/{_REPO}/archive/{_COMMIT}.tar.gz",
-    member_folder="recordings",
-    manifest_sha256="1801eae019c063377d98f831d3f93574f259475df7332bb0e3d1b080fb5e6959",
-    count=3_000,
-)
-
-
-def manifest_sha256(hashes: dict[str, str]) -> str:
-    """The SHA-256 of ``"<sha256>  <name>\\n"`` lines sorted by name (as ``sha256sum`` prints)."""
-    lines = "".join(f"{hashes[name]}  {name}\n" for name in sorted(hashes))
-    return hashlib.sha256(lines.encode()).hexdigest()
-
-
-def _check_manifest(hashes: dict[str, str], source: ArchiveSource, where: str) -> None:
-    found = manifest_sha256(hashes)
-    if len(hashes) != source.count or found != source.manifest_sha256:
-        raise corpora.CorpusError(
-            f"{where}: {len(hashes):,} files whose checksum manifest is {found}, expected "
-            f"{source.count:,} files with manifest {source.manifest_sha256}: a file is missing, "
-            f"extra or changed. Delete the folder to download it again from {source.url}.")
-
-
-def _folder_hashes(folder: Path) -> dict[str, str]:
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in folder.iterdir() if path.is_file()}
-
-
-def _archive_members(archive: tarfile.TarFile, source: ArchiveSource) -> list[tarfile.TarInfo]:
-    """The archive's regular files directly inside ``<top>/<member_folder>/``."""
-    members = []
-    for member in archive.getmembers():
-        parts = member.name.split("/")
-        if member.isfile() and len(parts) == 3 and parts[1] == source.member_folder:
-            members.append(member)
-    return members
-
-
-def _archive_validator(source: ArchiveSource) -> Callable[[Path], None]:
-    def validate(local: Path) -> None:
-        try:
-            with tarfile.open(local, "r:gz") as archive:
-                hashes = {Path(member.name).name: hashlib.sha256(archive.extractfile(member).read())
-                          .hexdigest() for member in _archive_members(archive, source)}
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise corpora.CorpusError(f"{local} is not a readable .tar.gz archive: {error}") from None
-        _check_manifest(hashes, source, f"the archive {source.url}")
-
-    return validate
-
-
-def _extract(archive_path: Path, source: ArchiveSource, destination: Path) -> None:
-    """Unpack the member folder into ``destination`` via a temporary folder and a rename."""
-    temporary = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
-    try:
-        with tarfile.open(archive_path, "r:gz") as archive:
-            for member in _archive_members(archive, source):
-                (temporary / Path(member.name).name).write_bytes(archive.extractfile(member).read())
-        _check_manifest(_folder_hashes(temporary), source, str(destination))
-        temporary.rename(destination)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-
-
-def recordings_dir(source: ArchiveSource = FSDD_RECORDINGS, log: Callable[[str], None] = print) -> Path:
-    """The verified folder of the recordings: the mirror's, the cache's, or a fresh download.
+def recordings_dir(log: Callable[[str], None] = print) -> Path:
+    """The verified folder of the recordings: the mirror's, the cache's, or a fresh download
+    (``corpora.archives``: one archive, every file checked; ``log`` hears of a download).
 
     Every file is hashed each time (about 0.2 s for FSDD's 21 MB on the course machine). A
-    cached folder that fails the check is deleted and downloaded again; a mirror that fails it
+    cached copy that fails the check is deleted and downloaded again; a mirror that fails it
     is an error.
     """
-    mirror = corpora.mirror_dir()
-    if mirror is not None and (mirror / source.folder).is_dir():
-        _check_manifest(_folder_hashes(mirror / source.folder), source,
-                        f"the mirror folder {mirror / source.folder} (COURSE_DATA_DIR)")
-        return mirror / source.folder
-    cached = corpora.cache_dir() / source.folder
-    if cached.is_dir():
-        try:
-            _check_manifest(_folder_hashes(cached), source, str(cached))
-            return cached
-        except corpora.CorpusError as error:
-            log(f"cached folder is incomplete or changed ({error}); downloading it again")
-            shutil.rmtree(cached)
-    archive_file = corpora.CorpusFile(f"{source.folder}.tar.gz", source.url,
-                                      validator=_archive_validator(source))
-    archive_path = corpora.cache_dir() / archive_file.path
-    log(f"downloading {source.url} (one archive; every file is checked)")
-    corpora.download(archive_file, archive_path)
-    try:
-        _extract(archive_path, source, cached)
-    finally:
-        archive_path.unlink(missing_ok=True)
-    return cached
+    folder, _ = archives.resolve(corpora.CORPORA["fsdd"].archive, log)
+    return folder / "recordings"
 
 
 # --- Recordings and splits --------------------------------------------------------------------

@@ -128,15 +128,16 @@ MIRROR = os.environ.get("COURSE_DATA_DIR")
 
 
 @pytest.mark.skipif(not MIRROR, reason="set COURSE_DATA_DIR to the corpus mirror")
-def test_aeslc_manifest_matches_the_mirror_checksums():
+@pytest.mark.parametrize("name, count", [("aeslc", 18_304), ("fsdd", 3_001)])
+def test_archive_manifests_match_the_mirror_checksums(name, count):
     """The catalogue's one digest is the manifest of the mirror's per-file SHA256SUMS lines."""
     sums = Path(MIRROR) / "SHA256SUMS"
     if not sums.is_file():
         pytest.skip("the mirror has no SHA256SUMS")
-    archive = corpora.CORPORA["aeslc"].archive
-    digests = {name.removeprefix("./aeslc/"): digest
-               for digest, name in map(str.split, sums.read_text().splitlines())
-               if name.startswith("./aeslc/")}
-    lines = [f"{digests[name]}  {name}\n" for name in sorted(digests)]
-    assert len(lines) == archive.file_count == 18_304
+    archive = corpora.CORPORA[name].archive
+    digests = {path.removeprefix(f"./{name}/"): digest
+               for digest, path in map(str.split, sums.read_text().splitlines())
+               if path.startswith(f"./{name}/")}
+    lines = [f"{digests[path]}  {path}\n" for path in sorted(digests) if archive.keeps(path)]
+    assert len(lines) == archive.file_count == count
     assert hashlib.sha256("".join(lines).encode()).hexdigest() == archive.manifest_sha256

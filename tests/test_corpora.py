@@ -329,13 +329,7 @@ def test_registry_hashes_match_the_mirror_checksums():
         digest, name = line.split()
         expected[name.removeprefix("./")] = digest
     registered = {f.path: f.sha256 for c in corpora.CORPORA.values() for f in c.files}
-    # FSDD's 3,000 recordings are registered as one manifest checksum (course_lib.speech).
-    recordings = {name.rsplit("/", 1)[1]: digest for name, digest in expected.items()
-                  if name.startswith(speech.FSDD_RECORDINGS.folder + "/")}
-    assert len(recordings) == speech.FSDD_RECORDINGS.count
-    assert speech.manifest_sha256(recordings) == speech.FSDD_RECORDINGS.manifest_sha256
-    expected = {name: digest for name, digest in expected.items()
-                if not name.startswith(speech.FSDD_RECORDINGS.folder + "/")}
+    # Corpora fetched as one archive (FSDD, AESLC) are checked by their manifest in test_archives.
     # The mirror also holds corpora the course does not catalogue (yet): compare the folders
     # it does catalogue, file by file.
     folders = {relative.split("/")[0] for relative in registered}
@@ -438,108 +432,7 @@ def test_coarsewsd20_file_downloads_and_verifies(server, cache):
     assert corpora.fetch(local, log=lambda m: None) == [cache / "coarsewsd20/bank/test.gold.txt"]
 
 
-# --- FSDD: many small files, fetched as one archive and verified file by file ----------------
-
-def _wav_bytes(samples: list[int], rate: int = 8000) -> bytes:
-    import io
-    import wave
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1), wav.setsampwidth(2), wav.setframerate(rate)
-        wav.writeframes(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
-    return buffer.getvalue()
-
-
-def _tar_gz(files: dict[str, bytes]) -> bytes:
-    import io
-    import tarfile
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-TOY_RECORDINGS = {f"{d}_toy_{t}.wav": _wav_bytes([100 * d + t, -5, 7]) for d in range(2) for t in range(2)}
-
-
-def toy_source(url: str, recordings=TOY_RECORDINGS) -> speech.ArchiveSource:
-    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in recordings.items()}
-    return speech.ArchiveSource("toyfsdd/recordings", url, "recordings",
-                                speech.manifest_sha256(hashes), len(hashes))
-
-
-def toy_archive(recordings=TOY_RECORDINGS) -> bytes:
-    files = {f"repo-0123/recordings/{name}": data for name, data in recordings.items()}
-    files["repo-0123/README.md"] = b"not a recording"
-    return _tar_gz(files)
-
-
-def test_archive_download_extracts_verified_files_then_uses_the_cache(server, cache):
-    server.routes["/archive.tar.gz"] = toy_archive()
-    source = toy_source(server.url + "/archive.tar.gz")
-    folder = speech.recordings_dir(source, log=lambda m: None)
-    assert folder == cache / "toyfsdd" / "recordings"
-    assert files_under(cache) == sorted(f"toyfsdd/recordings/{name}" for name in TOY_RECORDINGS)
-    assert speech.recordings_dir(source, log=lambda m: None) == folder
-    assert server.hits == ["/archive.tar.gz"]  # the second call found the cache
-    recordings = speech.load_fsdd(folder)
-    assert [(r.digit, r.speaker, r.take) for r in recordings] == [(0, "toy", 0), (0, "toy", 1),
-                                                                  (1, "toy", 0), (1, "toy", 1)]
-    assert recordings[3].samples.tolist() == [101 / 32768, -5 / 32768, 7 / 32768]
-
-
-def test_archive_with_a_changed_file_is_rejected_and_leaves_nothing(server, cache):
-    changed = dict(TOY_RECORDINGS, **{"1_toy_1.wav": _wav_bytes([0, 0, 0])})
-    server.routes["/archive.tar.gz"] = toy_archive(changed)
-    with pytest.raises(CorpusError, match="failed verification.*manifest"):
-        speech.recordings_dir(toy_source(server.url + "/archive.tar.gz"), log=lambda m: None)
-    assert files_under(cache) == []
-
-
-def test_archive_that_is_not_a_tarball_is_a_clear_error(server, cache):
-    server.routes["/archive.tar.gz"] = GOOD
-    with pytest.raises(CorpusError, match="not a readable .tar.gz"):
-        speech.recordings_dir(toy_source(server.url + "/archive.tar.gz"), log=lambda m: None)
-    assert files_under(cache) == []
-
-
-def test_cached_folder_missing_a_file_is_downloaded_again(server, cache):
-    server.routes["/archive.tar.gz"] = toy_archive()
-    source = toy_source(server.url + "/archive.tar.gz")
-    folder = speech.recordings_dir(source, log=lambda m: None)
-    (folder / "0_toy_1.wav").unlink()
-    messages = []
-    assert speech.recordings_dir(source, log=messages.append) == folder
-    assert "incomplete or changed" in messages[0] and len(server.hits) == 2
-    assert len(list(folder.iterdir())) == 4
-
-
-def test_mirror_folder_that_fails_the_manifest_is_an_error(tmp_path, monkeypatch):
-    folder = tmp_path / "toyfsdd" / "recordings"
-    folder.mkdir(parents=True)
-    for name, data in list(TOY_RECORDINGS.items())[:3]:
-        (folder / name).write_bytes(data)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    with pytest.raises(CorpusError, match="3 files whose checksum manifest"):
-        speech.recordings_dir(toy_source("http://127.0.0.1:9/unused"))
-
-
-@needs_mirror
-@pytest.mark.slow
-def test_fsdd_real_archive_layout_downloads_and_verifies(server, cache):
-    """The real 3,000 recordings in an archive laid out as GitHub's, through the download code."""
-    mirror = Path(MIRROR) / speech.FSDD_RECORDINGS.folder
-    top = "free-spoken-digit-dataset-26eb9aaf76e81b692f806f9140c2d2777410d7a1"
-    server.routes["/fsdd.tar.gz"] = _tar_gz({f"{top}/recordings/{p.name}": p.read_bytes()
-                                             for p in sorted(mirror.iterdir())})
-    assert speech.FSDD_RECORDINGS.url.endswith(f"/archive/{top.rsplit('-', 1)[1]}.tar.gz")
-    source = dataclasses.replace(speech.FSDD_RECORDINGS, url=server.url + "/fsdd.tar.gz")
-    folder = speech.recordings_dir(source, log=lambda m: None)
-    assert len(list(folder.iterdir())) == 3_000
-
+# --- FSDD (fetched as one archive: tests/test_archives.py) ---------------------------------
 
 @needs_mirror
 def test_fsdd_splits():
