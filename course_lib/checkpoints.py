@@ -6,6 +6,11 @@ device's, the data loader's own generators) and the position in the batch stream
 all of them makes a resumed run take the same steps on the same batches as a run that was
 never interrupted (bit-identical on the CPU). ``train(..., resume=True)`` uses this module;
 ``training.load_checkpoint`` reads a checkpoint's model back for inference.
+
+A chapter that trains a model in full mode saves its weights by recipe (``save_trained``, one
+file per recipe in ``cache_dir()/checkpoints``), and a later chapter or the capstone fills a
+model built from the same recipe with them (``load_trained``); ``course_lib.recipes``
+re-exports both beside the recipes.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:  # only for the annotations: recipes imports this module
+    from course_lib.recipes import CharLMRecipe, TranslationRecipe
 
 # --- Batch sources that know their position ----------------------------------------------
 
@@ -174,3 +182,38 @@ def restore_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torc
     stream.restore(checkpoint["data"])  # uses the RNG states of the epoch's start ...
     set_rng_state(checkpoint["rng"], stream.generators)  # ... then those of the checkpoint
     return checkpoint["history"], checkpoint["step"]
+
+
+# --- Trained models that chapters hand each other ------------------------------------------
+def checkpoint_path(recipe: CharLMRecipe | TranslationRecipe) -> Path:
+    """Where the chapter of ``recipe`` saves its full-mode model: ``cache_dir()/checkpoints``."""
+    from course_lib.corpora import cache_dir
+
+    return cache_dir() / "checkpoints" / recipe.checkpoint
+
+
+def save_trained(recipe: CharLMRecipe | TranslationRecipe, model: torch.nn.Module, **details: Any) -> Path:
+    """Save ``model``'s weights with the recipe's name and sizes and ``details`` (the
+    vocabulary, the chapter's figure as ``val_nats_per_char`` or ``bleu``, ``train_seconds``,
+    ``steps``) where ``load_trained`` and the capstone find them. Plain types only: the file
+    loads with ``torch.load(weights_only=True)``."""
+    path = checkpoint_path(recipe)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"recipe": recipe.name, "model": model.state_dict(), "size": dict(recipe.sizes),
+                **details}, path)
+    return path
+
+
+def load_trained(recipe: CharLMRecipe | TranslationRecipe, model: torch.nn.Module) -> dict | None:
+    """Fill ``model`` (built from ``recipe``) with the chapter's saved weights and return the
+    saved details, or None when the chapter has not saved any (never run in full mode)."""
+    path = checkpoint_path(recipe)
+    if not path.exists():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved["size"] != dict(recipe.sizes):
+        raise ValueError(f"{path} holds a model of sizes {saved['size']}, but recipe {recipe.name!r} "
+                         f"now has {dict(recipe.sizes)}: run chapter {recipe.chapter} again in full "
+                         "mode, or delete the file")
+    model.load_state_dict(saved["model"])
+    return saved

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import torch
 
+# Saving by recipe lives with the other checkpoints; chapters import it from here, beside the recipes.
+from course_lib.checkpoints import checkpoint_path as checkpoint_path
+from course_lib.checkpoints import load_trained as load_trained
+from course_lib.checkpoints import save_trained as save_trained
 from course_lib.training import History, TrainConfig, steps_within, train
 
 
@@ -360,41 +363,6 @@ AESLC_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({recipe.name: 
                                    min_lr=5e-5, cpu_amp=True), batch_size=32,
                       checkpoint="ch13_transformer_aeslc.pt"),
 )})
-
-
-# ---------------------------------------------------------------- checkpoints
-def checkpoint_path(recipe: CharLMRecipe | TranslationRecipe) -> Path:
-    """Where the chapter of ``recipe`` saves its full-mode model: ``cache_dir()/checkpoints``."""
-    from course_lib.corpora import cache_dir
-
-    return cache_dir() / "checkpoints" / recipe.checkpoint
-
-
-def save_trained(recipe: CharLMRecipe | TranslationRecipe, model: torch.nn.Module, **details: Any) -> Path:
-    """Save ``model``'s weights with the recipe's name and sizes and ``details`` (the
-    vocabulary, the chapter's figure as ``val_nats_per_char`` or ``bleu``, ``train_seconds``,
-    ``steps``) where ``load_trained`` and the capstone find them. Plain types only: the file
-    loads with ``torch.load(weights_only=True)``."""
-    path = checkpoint_path(recipe)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"recipe": recipe.name, "model": model.state_dict(), "size": dict(recipe.sizes),
-                **details}, path)
-    return path
-
-
-def load_trained(recipe: CharLMRecipe | TranslationRecipe, model: torch.nn.Module) -> dict | None:
-    """Fill ``model`` (built from ``recipe``) with the chapter's saved weights and return the
-    saved details, or None when the chapter has not saved any (never run in full mode)."""
-    path = checkpoint_path(recipe)
-    if not path.exists():
-        return None
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if saved["size"] != dict(recipe.sizes):
-        raise ValueError(f"{path} holds a model of sizes {saved['size']}, but recipe {recipe.name!r} "
-                         f"now has {dict(recipe.sizes)}: run chapter {recipe.chapter} again in full "
-                         "mode, or delete the file")
-    model.load_state_dict(saved["model"])
-    return saved
 
 
 # ---------------------------------------------------------------- chapter 11 (word senses)
