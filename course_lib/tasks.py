@@ -9,6 +9,12 @@ Examples are pairs of id lists, in the convention ``course_lib.translation`` use
 ``models.seq2seq.seq2seq_loss`` expects: ``src = x <eos>``, ``tgt = <bos> y <eos>``. Ids come
 from ``task_vocab`` (specials first, as in every ``Vocab``), so ``make_loader(pairs,
 batch_size, pad_id=vocab.pad_id)`` gives ``Batch`` objects directly.
+
+And one memory test for sequence classifiers, delayed recall (chapters 06 and 11): a symbol,
+``delay`` noise tokens, a query; the answer is the first symbol. ``recall_batch`` draws it,
+``RecallRNN`` is chapter 06's recurrent model for it and ``recall_accuracy`` trains any model
+on it and scores fresh sequences. Chapter 06 writes the three inline and checks them against
+these; chapter 11 imports them to race a Transformer against them.
 """
 
 from __future__ import annotations
@@ -16,8 +22,14 @@ from __future__ import annotations
 import random
 import string
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.device import seed_everything
+from course_lib.models.rnn import fused_rnn_class
 from course_lib.text import Vocab
 
 TASKS = ("copy", "reverse", "sort")
@@ -103,3 +115,61 @@ def _check_pairs(predictions, targets) -> None:
         raise ValueError(f"{len(predictions)} predictions but {len(targets)} targets")
     if len(targets) == 0:
         raise ValueError("no examples to score: predictions and targets are empty")
+
+
+# --- Delayed recall: remember the first token across `delay` noise tokens ----------------------
+RECALL_SYMBOLS = 8  # ids 0-7: the symbol to remember (chance is 1/8)
+RECALL_NOISE = 8  # ids 8-15: noise
+RECALL_QUERY = RECALL_SYMBOLS + RECALL_NOISE  # id 16, the query marker: 17 ids in all
+
+
+def recall_batch(delay: int, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (B, delay + 2): a symbol, ``delay`` noise tokens, the query; y (B,): the symbol."""
+    if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+        raise ValueError(f"delay must be an int >= 0 (noise tokens between symbol and query), got {delay!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    symbol = torch.randint(RECALL_SYMBOLS, (batch_size,), generator=generator)  # (B,)
+    noise = torch.randint(RECALL_SYMBOLS, RECALL_QUERY, (batch_size, delay), generator=generator)  # (B, delay)
+    query = torch.full((batch_size, 1), RECALL_QUERY)
+    return torch.cat([symbol[:, None], noise, query], dim=1), symbol
+
+
+class RecallRNN(nn.Module):
+    """Embedding (16) -> one recurrent layer -> a linear head on the last output. Gated cells
+    start with their memory gate open: ``gate_bias`` is added to the LSTM's forget-gate bias
+    and to the GRU's update-gate bias."""
+
+    def __init__(self, cell: str, hidden_size: int = 64, gate_bias: float = 5.0):
+        super().__init__()
+        self.embedding = nn.Embedding(RECALL_QUERY + 1, 16)
+        self.rnn = fused_rnn_class(cell)(16, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, RECALL_SYMBOLS)
+        if cell in ("lstm", "gru"):  # LSTM: f of (i, f, g, o); GRU: z of (r, z, n)
+            with torch.no_grad():
+                self.rnn.bias_hh_l0[hidden_size : 2 * hidden_size] += gate_bias
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, RECALL_SYMBOLS)
+        outputs, _ = self.rnn(self.embedding(tokens))  # (B, T, H)
+        return self.head(outputs[:, -1])
+
+
+def recall_accuracy(make_model: Callable[[], nn.Module], delay: int, steps: int, batch_size: int = 64,
+                    device: torch.device | str = "cpu") -> float:
+    """Build ``make_model()`` after ``seed_everything(0)``, train it for ``steps`` Adam steps
+    (lr 3e-3, gradients clipped to norm 1) on fresh batches from generator seed 1, and return
+    its accuracy on 1,000 new sequences (seed 99)."""
+    seed_everything(0)
+    model = make_model().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    data = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x, y = recall_batch(delay, batch_size, data)
+        loss = F.cross_entropy(model(x.to(device)), y.to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    x, y = recall_batch(delay, 1000, torch.Generator().manual_seed(99))  # fresh test sequences
+    with torch.no_grad():
+        return (model(x.to(device)).argmax(1).cpu() == y).float().mean().item()

@@ -142,3 +142,44 @@ def test_translate_is_greedy_decoding_detokenised_and_beam_one_agrees():
     beam_one = translate(model, pairs, src_vocab, tgt_vocab, beam_size=1, length_penalty=0.5,
                          max_len=7)
     assert beam_one == expected
+
+
+# --- delayed recall (chapters 06 and 11) ---------------------------------------------------------
+def test_recall_batch_is_symbol_noise_query():
+    from course_lib.tasks import RECALL_QUERY, RECALL_SYMBOLS, recall_batch
+
+    x, y = recall_batch(7, 50, torch.Generator().manual_seed(0))
+    assert x.shape == (50, 9) and y.shape == (50,)
+    assert torch.equal(x[:, 0], y) and bool((y < RECALL_SYMBOLS).all())
+    noise = x[:, 1:-1]
+    assert bool(((noise >= RECALL_SYMBOLS) & (noise < RECALL_QUERY)).all())
+    assert bool((x[:, -1] == RECALL_QUERY).all())
+    again, _ = recall_batch(7, 50, torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)
+    assert recall_batch(0, 3, torch.Generator())[0].shape == (3, 2)  # no delay: symbol, query
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="delay must be an int >= 0"):
+            recall_batch(bad, 4, torch.Generator())
+
+
+def test_recall_rnn_sizes_and_open_memory_gate():
+    from course_lib.tasks import RecallRNN
+
+    lstm = RecallRNN("lstm")
+    # embedding 17 x 16; LSTM 4 gates x 64 x (16 + 64) weights and two biases; head 64 x 8 + 8
+    assert sum(p.numel() for p in lstm.parameters()) == 17 * 16 + 4 * 64 * (16 + 64) + 2 * 4 * 64 + 64 * 8 + 8
+    forget = lstm.rnn.bias_hh_l0[64:128]
+    assert float(forget.min()) > 4.0 and float(lstm.rnn.bias_hh_l0[:64].abs().max()) < 1.0
+    rnn = RecallRNN("rnn")
+    assert float(rnn.rnn.bias_hh_l0.abs().max()) < 1.0  # no gate to open
+    assert RecallRNN("gru")(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 8)
+    with pytest.raises(ValueError, match="cell"):
+        RecallRNN("transformer")
+
+
+def test_recall_accuracy_short_delay_is_learned_and_reproducible():
+    from course_lib.tasks import RecallRNN, recall_accuracy
+
+    first = recall_accuracy(lambda: RecallRNN("lstm"), delay=2, steps=150)
+    assert first > 0.95  # a delay of 2 is easy: chance is 0.125
+    assert recall_accuracy(lambda: RecallRNN("lstm"), delay=2, steps=150) == first
