@@ -232,32 +232,39 @@ class Hypothesis(NamedTuple):
     log_prob: float
 
 
-def _check_decode_args(src, max_len: int, bos_id: int, eos_id: int) -> None:
+def _check_decode_args(src, max_len: int, bos_id: int, eos_id: int, min_len: int = 0) -> None:
     if not torch.is_tensor(src) or src.dim() != 2:
         raise ValueError("src must be a LongTensor (B, S); for one sentence use src[None]")
     if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
+    if isinstance(min_len, bool) or not isinstance(min_len, int) or not 0 <= min_len < max_len:
+        raise ValueError(f"min_len must be an int in [0, max_len), got {min_len!r} with max_len={max_len}")
     if bos_id == eos_id:
         raise ValueError("bos_id and eos_id must differ")
 
 
 def greedy_decode(
-    model, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int, bos_id: int, eos_id: int
+    model, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int, bos_id: int, eos_id: int,
+    min_len: int = 0,
 ) -> torch.LongTensor:
     """The most likely next token at every step, for a whole batch at once.
 
     Returns a LongTensor (B, T) with T <= ``max_len``, without <bos>. A row that produced
     <eos> is filled with ``eos_id`` after it (as ``generate`` does); decoding stops once every
-    row has ended. ``tokens_until_eos`` turns the rows into lists.
+    row has ended. ``tokens_until_eos`` turns the rows into lists. ``min_len`` forbids <eos>
+    before that many tokens (a floor on the output length, e.g. for summaries that come out
+    too short).
     """
-    _check_decode_args(src, max_len, bos_id, eos_id)
+    _check_decode_args(src, max_len, bos_id, eos_id, min_len)
     with _inference(model):
         state = model.encode(src, src_lengths)
         prev = torch.full((src.shape[0],), bos_id, dtype=torch.long, device=src.device)  # (B,)
         finished = torch.zeros_like(prev, dtype=torch.bool)  # (B,)
         outputs = []
-        for _ in range(max_len):
+        for t in range(max_len):
             logits, state = model.decode_step(prev, state)  # (B, V)
+            if t < min_len:
+                logits = logits.index_fill(-1, torch.tensor([eos_id], device=logits.device), float("-inf"))
             prev = sample_next(logits, greedy=True).masked_fill(finished, eos_id)  # (B,)
             outputs.append(prev)
             finished |= prev == eos_id
@@ -287,6 +294,7 @@ def beam_search(
     bos_id: int,
     eos_id: int,
     length_penalty: float = 0.0,
+    min_len: int = 0,
 ) -> list[list[Hypothesis]]:
     """Beam search for every sentence of the batch; the best hypotheses of each, best first.
 
@@ -298,16 +306,17 @@ def beam_search(
     is done once its best finished score beats the best score any live beam could still reach
     (log-probabilities only fall; the penalty grows at most to its value at ``max_len``).
     ``beam_size=1`` gives the greedy output. At most ``beam_size`` hypotheses per sentence.
+    ``min_len`` forbids <eos> before that many tokens, as in ``greedy_decode``.
     """
-    _check_decode_args(src, max_len, bos_id, eos_id)
+    _check_decode_args(src, max_len, bos_id, eos_id, min_len)
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
     with _inference(model):
         return _beam_search(model, src, src_lengths, beam_size, max_len, bos_id, eos_id,
-                            length_penalty)
+                            length_penalty, min_len)
 
 
-def _beam_search(model, src, src_lengths, K, max_len, bos_id, eos_id, alpha):
+def _beam_search(model, src, src_lengths, K, max_len, bos_id, eos_id, alpha, min_len):
     B, device = src.shape[0], src.device
     state = model.encode(src, src_lengths).select(torch.arange(B, device=device).repeat_interleave(K))
     beam_logp = torch.full((B, K), float("-inf"), device=device)  # (B, K)
@@ -319,6 +328,8 @@ def _beam_search(model, src, src_lengths, K, max_len, bos_id, eos_id, alpha):
     for t in range(max_len):
         logits, state = model.decode_step(prev, state)  # (B*K, V)
         logp = logits.float().log_softmax(dim=-1).view(B, K, -1)  # (B, K, V)
+        if t < min_len:
+            logp[:, :, eos_id] = float("-inf")  # too short to end here
         V = logp.shape[-1]
         candidates = (beam_logp[:, :, None] + logp).view(B, K * V)  # (B, K*V)
         top_logp, top_index = candidates.topk(min(2 * K, K * V), dim=1)  # (B, 2K) ranked

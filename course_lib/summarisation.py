@@ -179,8 +179,8 @@ def train_aeslc(name: str, data: TranslationData, minutes: float = 30.0, steps: 
 
 
 def summarise(model, pairs, tokenizer, vocab: Vocab, beam_size: int = 1,
-              length_penalty: float = 0.0, max_len: int = 24) -> list[str]:
+              length_penalty: float = 0.0, max_len: int = 24, min_len: int = 0) -> list[str]:
     """Subject lines for the bodies of ``pairs`` (greedy, or beam search with the GNMT length
-    penalty), decoded back to text by the BPE tokenizer."""
+    penalty), decoded back to text by the BPE tokenizer; ``min_len`` subword tokens at least."""
     return translate(model, pairs, vocab, vocab, beam_size, length_penalty, max_len,
-                     to_text=lambda ids: tokenizer.decode(ids).strip())
+                     to_text=lambda ids: tokenizer.decode(ids).strip(), min_len=min_len)

@@ -112,6 +112,7 @@ def translate(
     max_len: int = 60,
     batch_size: int = 100,
     to_text: Callable[[list[int]], str] | None = None,
+    min_len: int = 0,
 ) -> list[str]:
     """Detokenised target sentences for the sources of ``(src_ids, tgt_ids)`` pairs.
 
@@ -120,6 +121,7 @@ def translate(
     protocol (``encode`` / ``decode_step``); batches go to the model's device. ``to_text``
     turns one output's ids (without <eos>) into text; by default ``detokenize`` of
     ``tgt_vocab.decode(ids)`` (word vocabularies; pass a subword tokenizer's decoder instead).
+    ``min_len`` forbids <eos> before that many tokens (``decoding.greedy_decode``).
     """
     to_text = to_text or (lambda ids: detokenize(tgt_vocab.decode(ids)))
     device = next(model.parameters()).device
@@ -130,10 +132,10 @@ def translate(
         src, lengths, _ = pad_sequences(sources, src_vocab.pad_id)  # (B, S), (B,)
         src = src.to(device)
         if beam_size == 1 and length_penalty == 0:
-            outputs = greedy_decode(model, src, lengths, max_len, bos, eos)
+            outputs = greedy_decode(model, src, lengths, max_len, bos, eos, min_len=min_len)
         else:
             beams = beam_search(model, src, lengths, beam_size, max_len, bos, eos,
-                                length_penalty=length_penalty)
+                                length_penalty=length_penalty, min_len=min_len)
             outputs = [hypotheses[0].tokens for hypotheses in beams]
         sentences += [to_text(ids) for ids in tokens_until_eos(outputs, eos)]
     return sentences

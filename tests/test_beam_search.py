@@ -217,3 +217,49 @@ def test_clear_errors():
         beam_search(model, src[0], lengths, 2, 5, BOS, EOS)
     with pytest.raises(ValueError, match="differ"):
         greedy_decode(model, src, lengths, 3, EOS, EOS)
+
+
+def test_min_len_forbids_an_early_eos_by_hand():
+    src, lengths = torch.zeros(1, 1, dtype=torch.long), torch.tensor([1])
+    # Greedy, at least 2 tokens: A (0.5); after A <eos> (0.4) is forbidden, so A (0.3, first of
+    # the tie); then <eos> (0.4).
+    assert greedy_decode(BigramModel(), src, lengths, 5, BOS, EOS, min_len=2).tolist() == [[A, A, EOS]]
+    # Beam: the best of length >= 2 is A B <eos>: 0.5 * 0.3 * 0.9 = 0.135 (A A <eos> is 0.06).
+    best = beam_search(BigramModel(), src, lengths, 4, 5, BOS, EOS, min_len=2)[0][0]
+    assert best.tokens == [A, B_, EOS] and math.isclose(best.log_prob, math.log(0.135), rel_tol=1e-5)
+    # min_len=0 changes nothing: B <eos> (0.36) is the unconstrained best.
+    assert beam_search(BigramModel(), src, lengths, 4, 5, BOS, EOS, min_len=0)[0][0].tokens == [B_, EOS]
+
+
+@pytest.mark.parametrize("min_len", [1, 2, 3])
+def test_min_len_beam_equals_exhaustive_search(min_len):
+    torch.manual_seed(min_len)
+    table = torch.softmax(torch.randn(4, 4), dim=-1)
+    table[:, BOS] = 0
+    table = table / table.sum(dim=-1, keepdim=True)
+    model = BigramModel(table)
+    max_len = 4
+    best_logp, best_tokens = -math.inf, None
+    for length in range(min_len, max_len):  # tokens before <eos>
+        for body in itertools.product([EOS, A, B_], repeat=length):
+            if EOS in body:
+                continue
+            tokens, logp, prev = list(body) + [EOS], 0.0, BOS
+            for token in tokens:
+                logp += math.log(float(table[prev, token]))
+                prev = token
+            if logp > best_logp:
+                best_logp, best_tokens = logp, tokens
+    found = beam_search(model, torch.zeros(1, 1, dtype=torch.long), torch.tensor([1]), 16, max_len,
+                        BOS, EOS, min_len=min_len)[0]
+    ended = [h for h in found if h.tokens[-1] == EOS]
+    assert ended[0].tokens == best_tokens and math.isclose(ended[0].log_prob, best_logp, rel_tol=1e-5)
+
+
+def test_min_len_must_leave_room_for_the_output():
+    src, lengths = torch.zeros(1, 1, dtype=torch.long), torch.tensor([1])
+    for bad in (-1, 5, 1.5, True):
+        with pytest.raises(ValueError, match=r"min_len must be an int in \[0, max_len\)"):
+            greedy_decode(BigramModel(), src, lengths, 5, BOS, EOS, min_len=bad)
+        with pytest.raises(ValueError, match="min_len"):
+            beam_search(BigramModel(), src, lengths, 2, 5, BOS, EOS, min_len=bad)

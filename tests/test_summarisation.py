@@ -135,6 +135,10 @@ def test_train_recipe_learns_a_tiny_recipe_and_summarise_decodes_text():
     assert losses[-1] < 0.5 * losses[0]
     outputs = summarise(model, data["validation"][:2], tokenizer, data.tgt_vocab, beam_size=2)
     assert outputs == ["budget draft", "friday lunch"]
+    # a floor of 6 subwords (the decoder's exact rule is tested in test_beam_search) makes the
+    # two-word subjects longer
+    longer = summarise(model, data["validation"][:2], tokenizer, data.tgt_vocab, beam_size=2, min_len=6)
+    assert all(len(text.split()) > len(short.split()) for text, short in zip(longer, outputs, strict=True))
     with pytest.raises(ValueError, match="use one of attention, transformer"):
         train_aeslc("gpt", data)
     with pytest.raises(ValueError, match="unknown model 'gpt'"):
