@@ -261,10 +261,12 @@ def translation_recipe(name: str, quick: bool = False) -> TranslationRecipe:
 def make_translation_model(recipe: TranslationRecipe, src_vocab_size: int, tgt_vocab_size: int,
                            pad_id: int) -> torch.nn.Module:
     """A fresh model of ``recipe``; ``(model, loss_fn)`` pairs are in ``translation_loss``."""
+    from course_lib.models.pointer import PointerGeneratorSeq2Seq
     from course_lib.models.seq2seq import AttentionSeq2Seq, Seq2Seq
     from course_lib.models.transformer import TransformerSeq2Seq
 
-    classes = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}
+    classes = {"seq2seq": Seq2Seq, "attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq,
+               "pointer": PointerGeneratorSeq2Seq}
     if recipe.model not in classes:
         raise ValueError(f"unknown model {recipe.model!r} in recipe {recipe.name!r}: use one of "
                          f"{', '.join(classes)}")
@@ -363,6 +365,12 @@ AESLC_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({recipe.name: 
                                    min_lr=5e-5, cpu_amp=True), batch_size=32,
                       checkpoint="ch13_transformer_aeslc.pt"),
 )})
+# Candidates for chapter 13, measured by benchmarks/summarise_aeslc.py before the chapter takes
+# them: chapter 08's attention GRU with a copy gate (models.pointer), the same sizes and optimiser.
+AESLC_CANDIDATE_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({
+    "pointer": replace(AESLC_RECIPES["attention"], name="pointer", model="pointer",
+                       checkpoint="ch13_pointer_aeslc.pt"),
+})
 
 
 # ---------------------------------------------------------------- chapter 11 (word senses)

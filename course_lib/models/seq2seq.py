@@ -39,7 +39,7 @@ prediction. ``linear_teacher_forcing`` and ``inverse_sigmoid_teacher_forcing`` a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +65,7 @@ class Seq2SeqState:
     src_mask: torch.Tensor | None = None  # (B, S) bool, True at real source tokens
     projected_keys: torch.Tensor | None = None  # (B, S, A) attention.project_keys(memory)
     context: torch.Tensor | None = None  # (B, H) the context vector, set for Seq2Seq(feed_context=True)
+    src: torch.Tensor | None = None  # (B, S) the source ids, kept by models that copy from them
 
     def select(self, index: torch.Tensor) -> Seq2SeqState:
         """The batch rows ``index`` (B',), e.g. each sentence repeated once per beam."""
@@ -73,7 +74,7 @@ class Seq2SeqState:
         else:
             hidden = self.hidden[:, index]
         rows = [None if x is None else x[index]
-                for x in (self.memory, self.src_mask, self.projected_keys, self.context)]
+                for x in (self.memory, self.src_mask, self.projected_keys, self.context, self.src)]
         return Seq2SeqState(hidden, *rows)
 
 
@@ -182,15 +183,21 @@ class _RecurrentSeq2Seq(nn.Module):
 
     def _step(self, prev_tokens, state):
         """One decoder step: ``(features (B, F), new state, attention weights (B, S) or None)``;
-        ``self.output(self.drop(features))`` are the logits (B, V)."""
+        ``self._scores(features, weights, state)`` turns them into the logits (B, V)."""
         raise NotImplementedError
+
+    def _scores(self, features, weights, state) -> torch.Tensor:
+        """Logits (B, [T,] V) from decoder features (B, [T,] F): the output layer. (A model
+        that copies, ``pointer.PointerGeneratorSeq2Seq``, also reads the attention weights
+        (B, [T,] S) and ``state.src``.)"""
+        return self.output(self.drop(features))
 
     def decode_step(self, prev_tokens: torch.Tensor, state: Seq2SeqState):
         """Logits (B, V) for the next token after ``prev_tokens`` (B,), and the new state."""
         if not torch.is_tensor(prev_tokens) or prev_tokens.dim() != 1:
             raise ValueError("prev_tokens must be a 1-D LongTensor (B,) with one id per row")
-        features, state, _ = self._step(prev_tokens, state)
-        return self.output(self.drop(features)), state
+        features, new_state, weights = self._step(prev_tokens, state)
+        return self._scores(features, weights, state), new_state
 
     @staticmethod
     def _check_target(src, tgt_in, teacher_forcing) -> None:
@@ -215,13 +222,14 @@ class _RecurrentSeq2Seq(nn.Module):
                 outputs.append(features)
                 prev = tgt_in[:, min(t + 1, tgt_in.shape[1] - 1)]
                 continue
-            logits = self.output(self.drop(features))  # (B, V)
+            logits = self._scores(features, weights, state)  # (B, V)
             outputs.append(logits)
             if t + 1 < tgt_in.shape[1]:
                 prev = self._next_input(tgt_in[:, t + 1], logits, teacher_forcing, generator)
         stacked = torch.stack(outputs, dim=1)  # (B, T, F) or (B, T, V)
         if teacher_forcing == 1.0:  # one big output matmul is much faster than T small ones
-            return self.output(self.drop(stacked)), all_weights  # (B, T, V)
+            weights = None if all_weights[0] is None else torch.stack(all_weights, dim=1)  # (B, T, S)
+            return self._scores(stacked, weights, state), all_weights  # (B, T, V)
         return stacked, all_weights
 
     @staticmethod
@@ -326,8 +334,7 @@ class AttentionSeq2Seq(_RecurrentSeq2Seq):
         rnn_input = torch.cat([embedded, context], dim=-1).unsqueeze(1)  # (B, 1, E + Hs)
         out, hidden = self.decoder_rnn(rnn_input, state.hidden)  # (B, 1, H)
         features = torch.cat([out.squeeze(1), context, embedded], dim=-1)  # (B, H + Hs + E)
-        new_state = Seq2SeqState(hidden, state.memory, state.src_mask, state.projected_keys)
-        return features, new_state, weights  # (B, H + Hs + E)
+        return features, replace(state, hidden=hidden), weights  # (B, H + Hs + E)
 
     def forward_with_attention(self, src, src_lengths, tgt_in, teacher_forcing: float = 1.0,
                                generator: torch.Generator | None = None):
