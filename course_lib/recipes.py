@@ -381,12 +381,12 @@ AESLC_CANDIDATE_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({
 WSD_LM_RECIPES: Mapping[str, BidirectionalLMRecipe] = MappingProxyType({
     "lstm": BidirectionalLMRecipe("lstm", frozen(embed_dim=128, hidden_size=128, num_layers=2, tie_weights=True),
                                   cutoffs=(2000, 6000), block_size=64, batch_size=32,
-                                  optimisation=Optimisation(lr=3e-3, warmup_steps=50, weight_decay=0.01,
-                                                            cpu_amp=True)),
+                                  optimisation=Optimisation(lr=3e-3, min_lr=3e-4, warmup_steps=50,
+                                                            weight_decay=0.01, cpu_amp=True)),
     "gpt": BidirectionalLMRecipe("gpt", frozen(block_size=64, embed_dim=128, num_heads=4, num_layers=4),
                                  cutoffs=(2000, 6000), block_size=64, batch_size=32,
-                                 optimisation=Optimisation(lr=2e-3, warmup_steps=100, weight_decay=0.1,
-                                                           betas=(0.9, 0.99), cpu_amp=True)),
+                                 optimisation=Optimisation(lr=2e-3, min_lr=2e-4, warmup_steps=100,
+                                                           weight_decay=0.1, betas=(0.9, 0.99), cpu_amp=True)),
 })
 # Quick mode (tests): the same shapes, much smaller.
 QUICK_WSD_LM_RECIPES: Mapping[str, BidirectionalLMRecipe] = MappingProxyType({

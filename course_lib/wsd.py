@@ -34,7 +34,7 @@ from course_lib.models.rnn import RNNLanguageModel
 from course_lib.models.transformer import GPT
 from course_lib.recipes import WSD_LM_RECIPES, BidirectionalLMRecipe
 from course_lib.text import Vocab
-from course_lib.training import History, TrainConfig, train
+from course_lib.training import History, TrainConfig, steps_within, train
 
 CLASSIFIERS = ("centroid", "probe")
 # The dataset authors' released results (Loureiro et al., 2021), macro-F1 averaged over the 20
@@ -198,13 +198,11 @@ def train_bidirectional_lm(kind: str, stream: torch.Tensor, vocab_size: int, min
                            recipe: BidirectionalLMRecipe | None = None, device: torch.device | str = "cpu",
                            seed: int = 0) -> tuple[AdaptiveBidirectionalLM, History]:
     """A bidirectional LM of ``kind`` trained on random windows of ``stream`` and of its reverse,
-    for ``minutes`` of wall-clock time (``TrainConfig.max_minutes``), at a constant learning
-    rate after the warm-up.
-
-    Chapter 09 plans a step count with ``steps_within`` so that a cosine schedule ends with the
-    budget. On a machine shared with other jobs the speed of a step changes several-fold within
-    minutes: planned from a busy moment, a first run finished its 248 steps in 8 of its 10
-    minutes. A constant rate stopped by the clock uses the whole budget whatever the load.
+    for ``minutes`` of wall-clock time, as the chapters 05-09 budgets are: ``steps_within`` times
+    a few updates for a first plan and ``TrainConfig(budget_minutes=minutes)`` re-plans as
+    training goes, so that the cosine decay ends when the budget does even when the speed of a
+    step changes (a machine shared with other jobs). The first plan's probe runs before the
+    budget starts.
     """
     recipe = WSD_LM_RECIPES[kind] if recipe is None else recipe
     seed_everything(seed)
@@ -218,8 +216,11 @@ def train_bidirectional_lm(kind: str, stream: torch.Tensor, vocab_size: int, min
                                   generator)
         return (*forward, *backward)
 
-    config = TrainConfig(max_steps=10**7, max_minutes=minutes, seed=seed, progress=False,
-                         **recipe.optimisation.kwargs())
+    settings = recipe.optimisation.kwargs()
+    steps, _ = steps_within(minutes, model, bidirectional_loss, iter(batch, None), probe=8,
+                            cpu_amp=settings.get("cpu_amp", False))
+    settings["warmup_steps"] = min(settings["warmup_steps"], steps // 10)
+    config = TrainConfig(max_steps=steps, budget_minutes=minutes, seed=seed, progress=False, **settings)
     return model, train(model, bidirectional_loss, batch, config)
 
 

@@ -239,6 +239,7 @@ def test_bidirectional_lm_trains_briefly_and_gives_features(kind):
     model, history = wsd.train_bidirectional_lm(kind, stream, len(data.vocab), minutes=0.02,
                                                 recipe=recipe)
     assert history.steps and history.seconds < 60
+    assert history.plan and history.plan[0][0] == 0  # a budgeted run: planned, and re-planned as it went
     train_x, test_x = wsd.contextual_features(model, data)
     layers = recipe.sizes["num_layers"] + 1
     assert train_x.shape[:2] == (4, layers) and test_x.shape[:2] == (3, layers)
