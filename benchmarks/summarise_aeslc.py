@@ -6,9 +6,9 @@ the first sentence, the most frequent training subject. Models: the recipes of
 Transformer; ``--models pointer`` adds the candidate of ``AESLC_CANDIDATE_RECIPES``, the attention
 GRU with a copy gate of ``models.pointer``) on one 4,000-subword BPE vocabulary, bodies cut to
 64 subwords, each trained for ``--minutes`` (``TrainConfig(budget_minutes=...)`` re-plans as
-training goes, as the chapters do); then greedy and beam search (beam 4, GNMT length penalty alpha 0, 1 or 2; and alpha 1 with
-a floor of 4 or 6 subwords on the output, since the models' subjects come out shorter than the
-references), the decoding chosen on every third dev email (654) by ROUGE-1, and the test set
+training goes, as the chapters do); then greedy and beam search (beam 4, GNMT length penalty
+alpha 0, 1 or 2; and alpha 1 with a floor of 4 or 6 subwords on the output, since the models'
+subjects come out shorter than the references), the decoding chosen on every third dev email (654) by ROUGE-1, and the test set
 scored once with it.
 
 ROUGE-1/2/L F1 x 100 with ``rouge-score`` (stemming on), against the original subject (the

@@ -65,14 +65,3 @@ class PointerGeneratorSeq2Seq(AttentionSeq2Seq):
         src = state.src if weights.dim() == 2 else state.src[:, None, :].expand_as(weights)
         copy = torch.zeros_like(generate).scatter_add_(-1, src, weights.float())  # (B, [T,] V)
         return torch.log((p_gen * generate + (1 - p_gen) * copy).clamp_min(_TINY))
-
-    def copy_probability(self, src, src_lengths, tgt_in) -> torch.Tensor:
-        """1 - p_gen (B, T): how much of each step's probability goes to copying, with the true
-        previous tokens fed in (for plots and for checking what the model learned)."""
-        self._check_target(src, tgt_in, 1.0)
-        state, features = self.encode(src, src_lengths), []
-        for t in range(tgt_in.shape[1]):
-            step_features, state, _ = self._step(tgt_in[:, t], state)
-            features.append(step_features)
-        stacked = self.drop(torch.stack(features, dim=1))  # (B, T, F)
-        return 1 - torch.sigmoid(self.gate(stacked).float()).squeeze(-1)  # (B, T)
