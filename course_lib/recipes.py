@@ -25,7 +25,7 @@ import torch
 from course_lib.checkpoints import checkpoint_path as checkpoint_path
 from course_lib.checkpoints import load_trained as load_trained
 from course_lib.checkpoints import save_trained as save_trained
-from course_lib.training import History, TrainConfig, steps_within, train
+from course_lib.training import History, planned_config, train
 
 
 def frozen(*base: Mapping[str, Any], **sizes: Any) -> Mapping[str, Any]:
@@ -212,15 +212,11 @@ def train_char_lm(recipe: CharLMRecipe, train_ids: torch.Tensor, vocab_size: int
     seed_everything(seed)
     model = make_char_lm(recipe, vocab_size).to(device)
     batches, loss_fn = char_lm_batches(recipe, train_ids, seed)
-    settings = recipe.optimisation.kwargs()
-    if minutes is not None:
-        source = batches if isinstance(batches, list) else iter(batches, None)
-        steps, _ = steps_within(minutes, model, loss_fn, source, probe=8, cpu_amp=settings["cpu_amp"])
-    else:
-        steps = recipe.steps
-    settings["warmup_steps"] = min(settings["warmup_steps"], max(steps // 10, 1))
-    config = TrainConfig(max_steps=steps, budget_minutes=minutes, seed=seed, progress=False,
-                         eval_every=eval_every or (max(1, steps // 4) if eval_fn else None), **settings)
+    source = batches if isinstance(batches, list) else iter(batches, None)
+    config = planned_config(model, loss_fn, source, minutes=minutes,
+                            steps=recipe.steps if minutes is None else None, seed=seed, progress=False,
+                            evaluations=4 if eval_fn and not eval_every else None, eval_every=eval_every,
+                            **recipe.optimisation.kwargs())
     return model, train(model, loss_fn, batches, config, eval_fn=eval_fn)
 
 
@@ -328,21 +324,16 @@ def train_encoder_decoder(recipe: TranslationRecipe, data, minutes: float | None
                              shuffle=False, lengths=[len(s) for s, _ in data["validation"]])
     seed_everything(0)
     model = make_translation_model(recipe, len(data.src_vocab), len(data.tgt_vocab), pad_id).to(device)
-    cpu_amp = recipe.optimisation.cpu_amp
-    budgeted = steps is None
-    plan_note = ""
-    if budgeted:  # time 16 steps of a copy to make the first plan
-        steps, step_seconds = steps_within(minutes, model, loss_fn, loader, probe=16, cpu_amp=cpu_amp)
-        plan_note = f"{step_seconds:.2f} s/step now -> {steps} steps in {minutes:g} min (first plan); "
+    budgeted = steps is None  # then time 16 steps of a copy to make the first plan
+    config = planned_config(model, loss_fn, loader, minutes=minutes if budgeted else None, steps=steps,
+                            probe=16, evaluations=validations, plan=tuple(map(tuple, plan)), progress=False,
+                            **recipe.optimisation.kwargs())
+    steps = config.max_steps
+    plan_note = (f"{60 * minutes / steps:.2f} s/step now -> {steps} steps in {minutes:g} min (first plan); "
+                 if budgeted else "")
     log(f"{recipe.name}: {sum(p.numel() for p in model.parameters()):,} parameters; {plan_note}"
         f"training {steps} steps = {steps / len(loader):.1f} epochs; "
-        f"bfloat16 on the CPU: {cpu_amp and cpu_has_native_bf16()}")
-    first_plan = plan[0][1] if plan else steps  # warm-up and validations follow the first plan
-    settings = recipe.optimisation.kwargs()
-    settings["warmup_steps"] = min(settings["warmup_steps"], first_plan // 10)
-    config = TrainConfig(max_steps=steps, budget_minutes=minutes if budgeted else None,
-                         plan=tuple(map(tuple, plan)), eval_every=max(1, first_plan // validations),
-                         progress=False, **settings)
+        f"bfloat16 on the CPU: {recipe.optimisation.cpu_amp and cpu_has_native_bf16()}")
     history = train(model, loss_fn, loader, config,
                     eval_fn=lambda m: {"val_loss": evaluate_loss(m, loss_fn, val_loader)})
     return model, history

@@ -40,7 +40,7 @@ from course_lib.run_record import History, TrainConfig
 
 __all__ = [
     "History", "LossFn", "Optimizers", "TrainConfig", "default_optimizer", "evaluate_loss", "load_checkpoint",
-    "steps_within", "train",
+    "planned_config", "steps_within", "train",
 ]
 
 LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
@@ -254,6 +254,33 @@ def steps_within(
     # Under torchrun every process times its own probe: all follow rank 0's plan.
     seconds = distributed.agree(seconds, distributed.context(device))
     return max(1, int(minutes * 60 / seconds)), seconds
+
+
+def planned_config(model: torch.nn.Module, loss_fn: LossFn, batches: Iterable, *,
+                   minutes: float | None = None, steps: int | None = None, probe: int = 8,
+                   evaluations: int | None = None, **settings: Any) -> TrainConfig:
+    """The ``TrainConfig`` of a run of ``minutes`` (a budget) or of ``steps`` updates, planned
+    the way chapter 05 teaches.
+
+    With ``minutes``, ``steps_within`` times ``probe`` updates of a copy of ``model`` on the
+    first ``batches`` (before the budget starts) for a first plan, and
+    ``budget_minutes=minutes`` re-plans the run's length as it goes. Either way the warm-up is
+    cut to at most a tenth of the first plan (``settings["plan"][0]`` for a replayed budgeted
+    run) and ``evaluations``, when given, are spaced evenly over it. ``settings``: the other
+    ``TrainConfig`` fields (a recipe's ``optimisation.kwargs()``, ``seed``, ``progress``...).
+    """
+    if (minutes is None) == (steps is None):
+        raise ValueError(f"give minutes (a budget) or steps (a fixed run), not both or neither; "
+                         f"got minutes={minutes}, steps={steps}")
+    if minutes is not None:
+        steps, _ = steps_within(minutes, model, loss_fn, batches, probe=probe,
+                                cpu_amp=settings.get("cpu_amp", False))
+    plan = settings.get("plan", ())
+    first_plan = plan[0][1] if plan else steps
+    settings["warmup_steps"] = min(settings.get("warmup_steps", 0), max(first_plan // 10, 1))
+    if evaluations:
+        settings["eval_every"] = max(1, first_plan // evaluations)
+    return TrainConfig(max_steps=steps, budget_minutes=minutes, **settings)
 
 
 @torch.no_grad()

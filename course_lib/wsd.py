@@ -34,7 +34,7 @@ from course_lib.models.rnn import RNNLanguageModel
 from course_lib.models.transformer import GPT
 from course_lib.recipes import WSD_LM_RECIPES, BidirectionalLMRecipe
 from course_lib.text import Vocab
-from course_lib.training import History, TrainConfig, steps_within, train
+from course_lib.training import History, TrainConfig, planned_config, train
 
 CLASSIFIERS = ("centroid", "probe")
 # The dataset authors' released results (Loureiro et al., 2021), macro-F1 averaged over the 20
@@ -216,11 +216,8 @@ def train_bidirectional_lm(kind: str, stream: torch.Tensor, vocab_size: int, min
                                   generator)
         return (*forward, *backward)
 
-    settings = recipe.optimisation.kwargs()
-    steps, _ = steps_within(minutes, model, bidirectional_loss, iter(batch, None), probe=8,
-                            cpu_amp=settings.get("cpu_amp", False))
-    settings["warmup_steps"] = min(settings["warmup_steps"], steps // 10)
-    config = TrainConfig(max_steps=steps, budget_minutes=minutes, seed=seed, progress=False, **settings)
+    config = planned_config(model, bidirectional_loss, iter(batch, None), minutes=minutes, seed=seed,
+                            progress=False, **recipe.optimisation.kwargs())
     return model, train(model, bidirectional_loss, batch, config)
 
 

@@ -15,6 +15,7 @@ from course_lib.training import (
     evaluate_loss,
     load_checkpoint,
     lr_at,
+    planned_config,
     steps_within,
     train,
 )
@@ -435,6 +436,27 @@ def test_steps_within_plans_from_the_mean_update(monkeypatch):
 
     steps, seconds = steps_within(1.0, TinyLM(), one_long_batch, shuffled_loader(), probe=3)
     assert seconds == pytest.approx(22.0) and steps == 2  # (2 + 62 + 2) / 3 s per step
+
+
+def test_planned_config_cuts_the_warm_up_and_spaces_evaluations_over_the_first_plan(monkeypatch):
+    fixed = planned_config(TinyLM(), lm_loss, shuffled_loader(), steps=100, evaluations=4, warmup_steps=50, lr=3e-3)
+    assert (fixed.max_steps, fixed.budget_minutes, fixed.warmup_steps, fixed.eval_every, fixed.lr) == (
+        100, None, 10, 25, 3e-3)
+    replay = planned_config(TinyLM(), lm_loss, shuffled_loader(), steps=230, plan=((0, 200), (50, 230)),
+                            evaluations=10, warmup_steps=50)
+    assert (replay.max_steps, replay.warmup_steps, replay.eval_every) == (230, 20, 20)  # the first plan: 200
+    probes = []
+    monkeypatch.setattr("course_lib.training.steps_within",
+                        lambda minutes, model, loss_fn, batches, probe, cpu_amp: probes.append((minutes, probe, cpu_amp))
+                        or (37, 1.6))
+    budgeted = planned_config(TinyLM(), lm_loss, shuffled_loader(), minutes=1.0, probe=16, cpu_amp=True,
+                              warmup_steps=100)
+    assert probes == [(1.0, 16, True)]
+    assert (budgeted.max_steps, budgeted.budget_minutes, budgeted.warmup_steps, budgeted.eval_every) == (
+        37, 1.0, 3, None)
+    for wrong in ({}, {"minutes": 1.0, "steps": 10}):
+        with pytest.raises(ValueError, match="minutes .* or steps"):
+            planned_config(TinyLM(), lm_loss, shuffled_loader(), **wrong)
 
 
 def test_max_minutes_stops_training_then_evaluates_and_checkpoints(monkeypatch, tmp_path):
