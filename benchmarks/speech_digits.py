@@ -16,6 +16,10 @@ rate <= 5% on the official split, trained in <= 10 minutes on 2 CPU cores.
 
     COURSE_DATA_DIR=/work/shared/data python benchmarks/speech_digits.py [--threads 1]
 
+A full run (not ``--quick``) appends the official-split figures to the results record
+(``course_lib.results``; the held-out speaker's in the note) as chapter 12's rows, from which
+``course results table --readme`` writes the README's table.
+
 Budgets are wall-clock (``TrainConfig(budget_minutes=...)``): on a loaded machine the models
 get fewer steps in the same minutes, so figures measured under load are lower bounds.
 ``--quick`` runs the same pipeline with budgets of seconds (a smoke test).
@@ -29,7 +33,12 @@ import time
 
 import torch
 
-from course_lib import asr, speech
+from course_lib import asr, results, speech
+
+ISOLATED_ROW = ("bidirectional GRU, 2 × 128 over 40 ms log-mel steps, averaged over time",
+                "FSDD isolated digits, official split (takes 0–4 test)")
+CONNECTED_ROW = ("the same encoder + CTC, greedy / prefix beam 8",
+                 "FSDD connected digits (2–7 recordings of one speaker), official split, 500 test utterances")
 
 
 def load() -> str:
@@ -47,7 +56,7 @@ def connected(train_set, test_set, minutes: float, label: str) -> dict[str, floa
     print(f"connected {label:<22} DER greedy {100 * greedy:5.2f}%  beam-8 {100 * beam:5.2f}%  "
           f"({len(utterances)} utterances, {digits} digits; {history.steps[-1]} steps "
           f"in {seconds / 60:.1f} min; {load()})", flush=True)
-    return {"greedy": greedy, "beam": beam, "minutes": seconds / 60}
+    return {"greedy": greedy, "beam": beam, "minutes": seconds / 60, "steps": history.steps[-1]}
 
 
 def isolated(train_set, test_set, minutes: float, label: str) -> dict[str, float]:
@@ -57,7 +66,24 @@ def isolated(train_set, test_set, minutes: float, label: str) -> dict[str, float
     accuracy = asr.accuracy(model, test_set)
     print(f"isolated  {label:<22} accuracy {100 * accuracy:5.2f}%  ({len(test_set)} recordings; "
           f"{history.steps[-1]} steps in {seconds / 60:.1f} min; {load()})", flush=True)
-    return {"accuracy": accuracy, "minutes": seconds / 60}
+    return {"accuracy": accuracy, "minutes": seconds / 60, "steps": history.steps[-1], "count": len(test_set)}
+
+
+def record(args, iso: dict, iso_held: dict, con: dict, con_held: dict) -> None:
+    """The official-split figures as chapter 12's rows of the results record."""
+    where = {"chapter": "12", "settings": {"benchmark": "benchmarks/speech_digits.py", "threads": torch.get_num_threads()}}
+    results.record(*ISOLATED_ROW, "test", "% accuracy", 100 * iso["accuracy"], **where,
+                   train_seconds=60 * iso["minutes"],
+                   note=f"{iso['count']} recordings; {iso['steps']} steps, budget {args.isolated_minutes:g} min"
+                        f"; held-out speaker {args.speaker}: {100 * iso_held['accuracy']:.2f}%")
+    note = (f"{con['steps']} steps, budget {args.connected_minutes:g} min; held-out "
+            f"speaker {args.speaker}: {100 * con_held['greedy']:.2f}% / {100 * con_held['beam']:.2f}% "
+            f"({con_held['steps']} steps)")
+    for decoding in ("greedy", "beam"):
+        metric = "% digit error rate, " + ("greedy" if decoding == "greedy" else "prefix beam 8")
+        results.record(*CONNECTED_ROW, "test", metric, 100 * con[decoding], **where,
+                       train_seconds=60 * con["minutes"], note=note)
+    print(f"recorded in {results.record_path()}")
 
 
 def main() -> None:
@@ -78,9 +104,11 @@ def main() -> None:
     official = speech.official_split(recordings)
     held_out = speech.held_out_speaker_split(recordings, args.speaker)
     iso = isolated(*official, args.isolated_minutes, "official split")
-    isolated(*held_out, args.isolated_minutes, f"held-out {args.speaker}")
+    iso_held = isolated(*held_out, args.isolated_minutes, f"held-out {args.speaker}")
     con = connected(*official, args.connected_minutes, "official split")
-    connected(*held_out, args.connected_minutes, f"held-out {args.speaker}")
+    con_held = connected(*held_out, args.connected_minutes, f"held-out {args.speaker}")
+    if not args.quick:
+        record(args, iso, iso_held, con, con_held)
     total = (time.perf_counter() - started) / 60
     print(f"time: {total:.1f} min in all ({load()})")
     best = min(con["greedy"], con["beam"])
