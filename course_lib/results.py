@@ -7,7 +7,7 @@ cache (``cache_dir() / "results.jsonl"``, or ``$COURSE_RESULTS``), so a figure i
 into a notebook: a chapter that compares with an earlier one reads it with ``latest`` /
 ``quote``, and on a fresh clone, or in quick mode, it says that the figure has not been
 measured here yet. ``update_readme`` regenerates the README's results table from the record
-(``course results table --readme``).
+(``course results table --readme``), and the budget race's table when the README has one.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ BEST_CHAR_NGRAM = MappingProxyType({"model": "modified Kneser-Ney, order 7", **_
 BENCHMARK_GPT = MappingProxyType({"model": "GPT, 4 x 128, benchmark settings", **_CHARS,
                                   "chapter": "benchmarks/gpt_char_shakespeare.py"})
 HEADER = "| model | data | figure | reference |\n|---|---|---|---|"
+# The leaderboard (chapter 14, benchmarks/leaderboard.py) scores again the models the chapters
+# train: its figures stay out of the results table, and its budget race has a table of its own.
+LEADERBOARD, RACE = "benchmarks/leaderboard.py", "benchmarks/leaderboard.py --race"
+RACE_START, RACE_END = "<!-- race:start -->", "<!-- race:end -->"
+RACE_HEADER = ("| model | data | quality | parameters | training | FLOPs (estimate) | generation |\n"
+               "|---|---|---|---|---|---|---|")
 
 
 @dataclass(frozen=True)
@@ -174,26 +180,61 @@ def _row(cells: list[str]) -> str:
     return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
 
 
+def is_leaderboard(result: Result) -> bool:
+    """True for the leaderboard's figures (chapter 14, ``benchmarks/leaderboard.py``)."""
+    return result.chapter == "14" or result.chapter.startswith(LEADERBOARD)
+
+
+def race_table(results: Iterable[Result]) -> str:
+    """The budget race (``benchmarks/leaderboard.py --race``) as markdown rows, one per model
+    and data, each quality figure its newest, in the order the race ran them."""
+    by_row: dict[tuple[str, str], dict[tuple[str, str], Result]] = {}
+    for result in results:
+        if result.chapter == RACE:
+            by_row.setdefault((result.model, result.data), {})[(result.split, result.metric)] = result
+    lines = []
+    for (model, data), figures in by_row.items():
+        quality = "; ".join(f"{r.value:.4g} {r.metric} ({r.split})" if r.metric == "nats/char"
+                            else f"{r.metric} {r.value:.2f}" for r in figures.values())
+        last = max(figures.values(), key=lambda r: r.date)
+        flops, speed = last.settings.get("flops"), last.settings.get("speed")
+        unit = "characters" if last.metric == "nats/char" else "sentences"
+        lines.append(_row([model, data, quality, f"{last.parameters:,}" if last.parameters else "",
+                           f"{last.train_seconds / 60:.1f} min" if last.train_seconds else "",
+                           f"{flops:.2e}" if flops else "0 (counts)",
+                           f"{speed:,.0f} {unit}/s" if speed else ""]))
+    return "\n".join(lines)
+
+
+def _replace_between(text: str, start: str, end: str, body: str) -> str:
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
 def update_readme(text: str, results: Iterable[Result]) -> str:
-    """``text`` with the table between ``START`` and ``END`` regenerated from ``results``.
+    """``text`` with the table between ``START`` and ``END`` regenerated from ``results``, and
+    the race table between ``RACE_START`` and ``RACE_END`` when ``text`` has those markers.
 
     A row whose model and data the record has gets its figure from the record and keeps its
     reference; rows the record lacks stay as written (figures measured before the record);
-    the record's new rows are added at the end, with an empty reference.
+    the record's new rows are added at the end, with an empty reference. The leaderboard's
+    figures (``is_leaderboard``) are not rows of the results table.
     """
     if START not in text or END not in text:
         raise ValueError(f"the README has no results table between {START} and {END}: add "
                          "both markers around it")
-    head, rest = text.split(START, 1)
-    table, tail = rest.split(END, 1)
+    results = list(results)
+    if RACE_START in text and RACE_END in text and any(r.chapter == RACE for r in results):
+        text = _replace_between(text, RACE_START, RACE_END, f"{RACE_HEADER}\n{race_table(results)}")
+    table = text.split(START, 1)[1].split(END, 1)[0]
     by_row: dict[tuple[str, str], list[Result]] = {}
     for result in results:
-        by_row.setdefault((result.row, result.data), []).append(result)
+        if not is_leaderboard(result):
+            by_row.setdefault((result.row, result.data), []).append(result)
     lines = []
     for line in table.strip().splitlines()[2:]:  # below the header and its rule
         model, data, _, reference = (_cells(line) + [""] * 4)[:4]
         measured = by_row.pop((model, data), None)
         lines.append(_row([model, data, figure_text(measured), reference]) if measured else line.strip())
     lines += [_row([model, data, figure_text(measured), ""]) for (model, data), measured in by_row.items()]
-    body = "\n".join(lines)
-    return f"{head}{START}\n{HEADER}\n{body}\n{END}{tail}"
+    return _replace_between(text, START, END, HEADER + "\n" + "\n".join(lines))

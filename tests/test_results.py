@@ -47,7 +47,8 @@ def test_quote_gives_the_figure_or_says_it_is_missing():
     missing = results.quote(record, model="GRU", split="validation")
     assert missing.startswith("[not measured on this machine yet: GRU, validation. Run the chapter")
     # the chapter is part of a query: another chapter's figure for the same model is not it
-    assert results.latest(record, **{**results.BEST_CHAR_NGRAM, "chapter": "14"}) is None
+    assert results.latest(record, **{**results.BEST_CHAR_NGRAM, "chapter": "14"}).value == 1.5165
+    assert results.latest(record, **{**results.BEST_CHAR_NGRAM, "chapter": "02"}) is None
     assert results.latest(record, **results.BEST_CHAR_NGRAM).value == 1.517
     assert "Run chapter 14 in full mode" in results.quote(record, model="m", chapter="14")
 
@@ -62,11 +63,22 @@ def test_readme_table_is_regenerated_from_the_record_keeping_references():
     # the record has the 7-gram: the newest figure replaces the typed one, the reference stays
     assert rows[1] == ("| modified Kneser-Ney, order 7 (ch 01) | Tiny Shakespeare chars | 1.517 "
                        "nats/char (validation) (trained 12 s; 2026-12-05, commit bbbbbbb) | KenLM: 1.5 |")
-    # a new model gets a new row with an empty reference
-    assert rows[2] == ("| GPT, 3 x 256 (benchmarks/leaderboard.py) | Tiny Shakespeare chars | 1.49 nats/char (test) "
-                       "(3,449 steps; 2026-12-05, commit ccccccc) | |")
-    assert text.endswith("After the table.\n")
+    # a new model gets a new row with an empty reference; the leaderboard's rows are not rows
+    assert rows[2:] == ["| GPT, 3 x 256 (benchmarks/gpt_char_shakespeare.py) | Tiny Shakespeare chars | 1.49 "
+                        "nats/char (test) (3,449 steps; 2026-12-05, commit ccccccc) | |"]
+    # the race table: one row per model, each figure its newest, and the costs
+    race = lines[lines.index(results.RACE_START) + 3 : lines.index(results.RACE_END)]
+    assert race == [
+        "| LSTM | Tiny Shakespeare chars | 1.612 nats/char (validation); 1.58 nats/char (test) | 812,345 | 10.0 min "
+        "| 1.23e+14 | 2,346 characters/s |",
+        "| Transformer | Multi30k de→en | BLEU greedy 30.12 | 9,000,000 | 10.0 min | 5.00e+15 | 41 sentences/s |",
+    ]
+    assert f"After the table.\n\n{results.RACE_START}\n{results.RACE_HEADER}\n| LSTM |" in text
+    assert text.endswith(f"sentences/s |\n{results.RACE_END}\n\nThe end.\n")
     assert results.update_readme(text, record) == text  # regenerating again changes nothing
+    # without race figures the race table stays as written
+    no_race = [r for r in record if r.chapter != results.RACE]
+    assert "(the race has not run yet)" in results.update_readme((FIXTURES / "README.md").read_text(), no_race)
 
 
 def test_course_results_table_rewrites_the_readme(tmp_path, capsys):
@@ -76,4 +88,4 @@ def test_course_results_table_rewrites_the_readme(tmp_path, capsys):
     assert cli.main(["results", "table", "--record", record, "--readme", str(readme)]) == 0
     assert "1.517 nats/char (validation)" in readme.read_text()
     assert cli.main(["results", "table", "--record", record]) == 0
-    assert "| GPT, 3 x 256 (benchmarks/leaderboard.py) |" in capsys.readouterr().out
+    assert "| GPT, 3 x 256 (benchmarks/gpt_char_shakespeare.py) |" in capsys.readouterr().out
