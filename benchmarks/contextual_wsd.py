@@ -26,6 +26,8 @@ CPU; aim >= 0.868.
     COURSE_DATA_DIR=/work/shared/data python benchmarks/contextual_wsd.py [--threads 1]
 
 ``--quick`` runs the same pipeline with tiny models and budgets (a smoke test, about 2 minutes).
+A full run appends the best static system's and both language models' means to the results
+record (``course_lib.results``) as chapter 11's rows.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import time
 
 import torch
 
-from course_lib import corpora, wsd
+from course_lib import corpora, results, wsd
 from course_lib.device import seed_everything
 from course_lib.recipes import QUICK_WSD_LM_RECIPES, WSD_LM_RECIPES
 
@@ -49,6 +51,32 @@ def load() -> str:
 
 def evaluate(data, train_x, test_x) -> dict[str, dict]:
     return {c: wsd.score_words(data, train_x, test_x, c) for c in wsd.CLASSIFIERS}
+
+
+DATA = "CoarseWSD-20 test, mean of the 20 words"
+
+
+def record(systems: dict, best_static: tuple[str, str], trained: dict, layer_rows: list, minutes: float) -> None:
+    """Chapter 11's rows of the results record: the best static system (its classifier) and
+    each language model with every layer (both classifiers), macro-F1 and accuracy."""
+    where = {"chapter": "11", "settings": {"benchmark": "benchmarks/contextual_wsd.py",
+                                           "threads": torch.get_num_threads()}}
+    system, classifier = best_static
+    rows = [(f"skip-gram 100-d, {system.removeprefix('static, ').replace('+-', '±')}", {classifier: systems[system][classifier]},
+             None, "")]
+    for kind, history in trained.items():
+        best_layer, best_f1 = max(((layer, f1["probe"]) for k, layer, f1 in layer_rows if k == kind),
+                                  key=lambda pair: pair[1])
+        rows.append((f"bi-{kind.upper()}, every layer at the target", systems[f"bi-{kind.upper()}, all layers"],
+                     history.seconds, f"{history.steps[-1]:,} steps, budget {minutes:g} min; best single "
+                     f"layer {best_layer}: {best_f1:.3f} (probe)"))
+    for model, by_classifier, seconds, note in rows:
+        for name, scores in by_classifier.items():
+            mean = wsd.mean_scores(scores)
+            for metric, label in (("macro_f1", "macro-F1"), ("accuracy", "accuracy")):
+                results.record(model, DATA, "test", f"{label}, {name}", mean[metric],
+                               train_seconds=seconds, note=note, **where)
+    print(f"recorded in {results.record_path()}")
 
 
 def main() -> None:
@@ -141,6 +169,8 @@ def main() -> None:
     ]
     print("\ntargets: " + " | ".join(verdicts))
     print(f"total {(time.perf_counter() - start) / 60:.1f} min | {load()}")
+    if not args.quick:
+        record(systems, best_static, trained, layer_rows, minutes)
 
 
 if __name__ == "__main__":
