@@ -20,6 +20,8 @@ Targets (issue 23, printed): the best model beats every lead baseline on all thr
 scores against the original subject, and reaches ROUGE-1 >= 20 on test in <= 30 minutes of
 training on 2 CPU cores; aim: 23.67, Zhang & Tetreault's non-pretrained system. A loaded
 machine trains fewer steps in the same budget, so figures measured under load are lower bounds.
+Each run appends its test figures against the original subjects (ROUGE-1/2/L F1) to the results
+record (``course_lib.results``) as chapter 13's rows: one per baseline and per model.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 
 import torch
 
+from course_lib import results as results_record
 from course_lib.recipes import AESLC_CANDIDATE_RECIPES, AESLC_RECIPES
 from course_lib.summarisation import (
     build_summarisation_data,
@@ -50,6 +53,11 @@ PUBLISHED = {  # test, original subject, ROUGE-1/2/L F1
 LEAD_KS = (2, 4, 6, 8, 10, 12, 14, 16, 20)
 # (beam size, length penalty alpha, minimum output length in subwords)
 DECODINGS = ((1, 0.0, 0), (4, 0.0, 0), (4, 1.0, 0), (4, 2.0, 0), (4, 1.0, 4), (4, 1.0, 6))
+ROW_NAMES = {  # the README's row of each recipe
+    "attention": "GRU encoder-decoder + attention, 256 bidirectional",
+    "transformer": "Transformer encoder-decoder, 3 + 3 × 256, 4,000 BPE subwords",
+    "pointer": "the same GRU + attention with a copy gate (pointer-generator, See et al. 2017)",
+}
 DEV_EVERY = 3  # every third dev email (654) chooses the decoding: beam search is slow on a CPU
 
 
@@ -73,6 +81,19 @@ def words(texts) -> str:
     return f"{statistics.mean(lengths):.1f} words (median {statistics.median(lengths):g})"
 
 
+def record(results: dict, notes: dict) -> None:
+    """Each baseline's and model's test ROUGE F1 against the original subjects, as chapter 13's
+    rows of the results record (a model's row is named by its recipe)."""
+    for label, report in results.items():
+        model, note, seconds = notes[label]
+        for key, metric in (("rouge1", "ROUGE-1 F1"), ("rouge2", "ROUGE-2 F1"), ("rougeL", "ROUGE-L F1")):
+            results_record.record(model, "AESLC test, original subject", "test", metric, report["original"][key],
+                                  chapter="13", train_seconds=seconds, note=note,
+                                  settings={"benchmark": "benchmarks/summarise_aeslc.py",
+                                            "threads": torch.get_num_threads()})
+    print(f"recorded in {results_record.record_path()}")
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -93,6 +114,7 @@ def main() -> None:
     results = {name: rouge_report(predictions, test) for name, predictions in baselines.items()}
     lengths = {name: words(predictions) for name, predictions in baselines.items()}
     data, tokenizer = build_summarisation_data(dataset)
+    notes = {name: (name, f"writes {lengths[name]}", None) for name in baselines}
     for name in args.models:
         model, history = train_aeslc(name, data, args.minutes, log=lambda line: print(line, flush=True))
         trained = history.steps[-1]
@@ -115,6 +137,9 @@ def main() -> None:
         decoding = "greedy" if beam_size == 1 else f"beam {beam_size}, alpha {alpha}"
         label = f"{name} ({decoding}{f', at least {min_len} subwords' if min_len else ''})"
         results[label], lengths[label] = rouge_report(predictions, test), words(predictions)
+        notes[label] = (ROW_NAMES.get(name, name), f"{decoding}{f', at least {min_len} subwords' if min_len else ''}, chosen on dev; "
+                              f"{trained:,} steps, budget {args.minutes:g} min; writes {lengths[label]}",
+                        history.seconds)
     print(f"\nAESLC test ({len(test):,} emails), ROUGE-1/2/L F1 x 100 (rouge-score, stemmed) against:")
     print(f"{'':<46} {'original subject':^20}  |  {'annotations, mean':^20}  |  {'annotations, max':^20}")
     for name, report in results.items():
@@ -123,6 +148,7 @@ def main() -> None:
         print(f"{name:<46} {r1:6.2f} {r2:6.2f} {rl:6.2f}  (published)")
     print(f"reference subjects: original {words(test['subject'])}; annotations "
           f"{words([a for anns in test['annotations'] for a in anns])}")
+    record(results, notes)
     lead = [name for name in baselines if name.startswith("lead")]
     models = [name for name in results if name not in baselines]
     if models:
