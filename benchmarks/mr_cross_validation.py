@@ -44,16 +44,16 @@ def main(argv: list[str] | None = None) -> None:
     scores: dict[str, list[float]] = {name: [] for name in args.models}
     seconds = 0.0
     for fold in folds:
-        line = f"fold {fold}:"
+        parts = []
         if "cnn" in scores:
             kim = crossval.kim_cnn_fold(data, fold, epochs, device)
             scores["cnn"].append(kim["test_acc"])
             seconds += kim["seconds"]
-            line += f" CNN-rand {kim['test_acc']:.4f} (best validation {kim['dev_acc']:.4f}, {kim['seconds']:.0f} s)"
+            parts.append(f"CNN-rand {kim['test_acc']:.4f} (best validation {kim['dev_acc']:.4f}, {kim['seconds']:.0f} s)")
         if "tfidf" in scores:
             scores["tfidf"].append(crossval.tfidf_logistic_regression(data, fold)[0])
-            line += f" | TF-IDF logistic regression {scores['tfidf'][-1]:.4f}"
-        print(line)
+            parts.append(f"TF-IDF logistic regression {scores['tfidf'][-1]:.4f}")
+        print(f"fold {fold}: " + " | ".join(parts))
     summary = {name: mean_std(values) for name, values in scores.items()}
     print("\n" + " | ".join(f"{NAMES[name]} {mean:.2%} ± {std:.2%}" for name, (mean, std) in summary.items())
           + f" over {len(folds)} fold(s) (Kim 2014, CNN-rand: {KIM_CNN_RAND:.1%}"

@@ -74,11 +74,11 @@ def record(args, iso: dict, iso_held: dict, con: dict, con_held: dict) -> None:
     where = {"chapter": "12", "settings": {"benchmark": "benchmarks/speech_digits.py", "threads": torch.get_num_threads()}}
     results.record(*ISOLATED_ROW, "test", "% accuracy", 100 * iso["accuracy"], **where,
                    train_seconds=60 * iso["minutes"],
-                   note=f"{iso['count']} recordings; {iso['steps']} steps, budget {args.isolated_minutes:g} min"
+                   note=f"{iso['count']} recordings; {iso['steps']:,} steps, budget {args.isolated_minutes:g} min"
                         f"; held-out speaker {args.speaker}: {100 * iso_held['accuracy']:.2f}%")
-    note = (f"{con['steps']} steps, budget {args.connected_minutes:g} min; held-out "
+    note = (f"{con['steps']:,} steps, budget {args.connected_minutes:g} min; held-out "
             f"speaker {args.speaker}: {100 * con_held['greedy']:.2f}% / {100 * con_held['beam']:.2f}% "
-            f"({con_held['steps']} steps)")
+            f"({con_held['steps']:,} steps)")
     for decoding in ("greedy", "beam"):
         metric = "% digit error rate, " + ("greedy" if decoding == "greedy" else "prefix beam 8")
         results.record(*CONNECTED_ROW, "test", metric, 100 * con[decoding], **where,

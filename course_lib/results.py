@@ -166,8 +166,7 @@ def figure_text(results: Iterable[Result]) -> str:
     last = max(newest.values(), key=lambda r: r.date)
     details = [last.note] if last.note else []
     if last.train_seconds:
-        seconds = last.train_seconds
-        details.append(f"trained {seconds:.0f} s" if seconds < 60 else f"trained {seconds / 60:.1f} min")
+        details.append(f"trained {_duration(last.train_seconds)}")
     details.append(f"{last.date[:10]}, commit {last.commit or '?'}")
     return "; ".join(parts) + f" ({'; '.join(details)})"
 
@@ -200,10 +199,14 @@ def race_table(results: Iterable[Result]) -> str:
         flops, speed = last.settings.get("flops"), last.settings.get("speed")
         unit = "characters" if last.metric == "nats/char" else "sentences"
         lines.append(_row([model, data, quality, f"{last.parameters:,}" if last.parameters else "",
-                           f"{last.train_seconds / 60:.1f} min" if last.train_seconds else "",
+                           _duration(last.train_seconds) if last.train_seconds else "",
                            f"{flops:.2e}" if flops else "0 (counts)",
                            f"{speed:,.0f} {unit}/s" if speed else ""]))
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
 def _replace_between(text: str, start: str, end: str, body: str) -> str:
