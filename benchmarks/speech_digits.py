@@ -79,9 +79,8 @@ def record(args, iso: dict, iso_held: dict, con: dict, con_held: dict) -> None:
     note = (f"{con['steps']:,} steps, budget {args.connected_minutes:g} min; held-out "
             f"speaker {args.speaker}: {100 * con_held['greedy']:.2f}% / {100 * con_held['beam']:.2f}% "
             f"({con_held['steps']:,} steps)")
-    for decoding in ("greedy", "beam"):
-        metric = "% digit error rate, " + ("greedy" if decoding == "greedy" else "prefix beam 8")
-        results.record(*CONNECTED_ROW, "test", metric, 100 * con[decoding], **where,
+    for decoding, how in (("greedy", "greedy"), ("beam", "prefix beam 8")):
+        results.record(*CONNECTED_ROW, "test", f"% digit error rate, {how}", 100 * con[decoding], **where,
                        train_seconds=60 * con["minutes"], note=note)
     print(f"recorded in {results.record_path()}")
 

@@ -134,12 +134,12 @@ def main() -> None:
         beam_size, alpha, min_len = max(dev_scores, key=lambda key: dev_scores[key]["rouge1"])
         predictions = summarise(model, data["test"], tokenizer, data.tgt_vocab, beam_size, alpha,
                                 min_len=min_len)
-        decoding = "greedy" if beam_size == 1 else f"beam {beam_size}, alpha {alpha}"
-        label = f"{name} ({decoding}{f', at least {min_len} subwords' if min_len else ''})"
+        decoding = ("greedy" if beam_size == 1 else f"beam {beam_size}, alpha {alpha}") + (
+            f", at least {min_len} subwords" if min_len else "")
+        label = f"{name} ({decoding})"
         results[label], lengths[label] = rouge_report(predictions, test), words(predictions)
-        notes[label] = (ROW_NAMES.get(name, name), f"{decoding}{f', at least {min_len} subwords' if min_len else ''}, chosen on dev; "
-                              f"{trained:,} steps, budget {args.minutes:g} min; writes {lengths[label]}",
-                        history.seconds)
+        notes[label] = (ROW_NAMES.get(name, name), f"{decoding}, chosen on dev; {trained:,} steps, budget "
+                        f"{args.minutes:g} min; writes {lengths[label]}", history.seconds)
     print(f"\nAESLC test ({len(test):,} emails), ROUGE-1/2/L F1 x 100 (rouge-score, stemmed) against:")
     print(f"{'':<46} {'original subject':^20}  |  {'annotations, mean':^20}  |  {'annotations, max':^20}")
     for name, report in results.items():
