@@ -286,8 +286,13 @@ def final_report(history: History, model: GPT, reference: ReferenceRun | None, s
     whole = {name: window_nats(m, val_ids, BLOCK_SIZE) for name, m in scores.items()}
     print("whole validation split, every character once with >= 32 of context (window_nats, the "
           "chapters' metric): " + ", ".join(f"{name} {loss:.4f}" for name, loss in whole.items()))
+    note = (f"{steps:,} steps; {history.last('val_loss'):.4f} on nanoGPT's 20 validation batches "
+            f"(nanoGPT {REFERENCE_VAL_LOSS}); {ms:.1f} ms/step (torch threads: {torch.get_num_threads()})")
+    if reference is not None:
+        note += (f", {ms / ref_ms:.3f} x the same-process float32 reference "
+                 f"({history.last('ref_val_loss'):.4f}, whole split {whole['reference']:.4f})")
     results.record(**results.BENCHMARK_GPT, value=whole["course GPT"],
-                   parameters=sum(p.numel() for p in model.parameters()), note=f"{steps:,} steps")
+                   parameters=sum(p.numel() for p in model.parameters()), note=note)
     val = history.last("val_loss")
     verdicts = [f"validation <= {REFERENCE_VAL_LOSS} on nanoGPT's 20 batches at step {steps}: {val:.4f} "
                 f"{'met' if round(val, 3) <= REFERENCE_VAL_LOSS else 'NOT met'}"]
