@@ -344,24 +344,23 @@ def train_encoder_decoder(recipe: TranslationRecipe, data, minutes: float | None
 # benchmarks/summarise_aeslc.py. Smaller than the Multi30k ones: 14k examples of up to 64 source
 # subwords (the subject is mostly in the email's first lines; the lead baseline peaks at ~14
 # words), 30 minutes on 2 CPU cores, batches of 32 emails: on a budget of a few epochs, more
-# (smaller) updates learn faster than bigger ones.
+# (smaller) updates learn faster than bigger ones. "pointer" is chapter 08's attention GRU with a
+# copy gate (models.pointer), the same sizes and optimiser: benchmarks/summarise_aeslc.py measured
+# it 4.6 ROUGE-1 points above the plain one on test (12.53 against 7.96, same budget and load)
+# before the chapter took it.
+_AESLC_ATTENTION = TranslationRecipe(
+    "attention", "13", "attention",
+    frozen(embed_dim=256, hidden_size=256, bidirectional=True, dropout=0.3, readout_size=256),
+    Optimisation(lr=2e-3, min_lr=1e-4, cpu_amp=True), batch_size=32, checkpoint="ch13_attention_aeslc.pt")
 AESLC_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({recipe.name: recipe for recipe in (
-    TranslationRecipe("attention", "13", "attention",
-                      frozen(embed_dim=256, hidden_size=256, bidirectional=True, dropout=0.3, readout_size=256),
-                      Optimisation(lr=2e-3, min_lr=1e-4, cpu_amp=True), batch_size=32,
-                      checkpoint="ch13_attention_aeslc.pt"),
+    _AESLC_ATTENTION,
+    replace(_AESLC_ATTENTION, name="pointer", model="pointer", checkpoint="ch13_pointer_aeslc.pt"),
     TranslationRecipe("transformer", "13", "transformer",
                       frozen(embed_dim=256, num_heads=4, num_layers=3, ff_dim=512, dropout=0.1, max_len=128),
                       Optimisation(lr=1e-3, betas=(0.9, 0.98), weight_decay=0.01, warmup_steps=400,
                                    min_lr=5e-5, cpu_amp=True), batch_size=32,
                       checkpoint="ch13_transformer_aeslc.pt"),
 )})
-# Candidates for chapter 13, measured by benchmarks/summarise_aeslc.py before the chapter takes
-# them: chapter 08's attention GRU with a copy gate (models.pointer), the same sizes and optimiser.
-AESLC_CANDIDATE_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({
-    "pointer": replace(AESLC_RECIPES["attention"], name="pointer", model="pointer",
-                       checkpoint="ch13_pointer_aeslc.pt"),
-})
 
 
 # ---------------------------------------------------------------- chapter 11 (word senses)

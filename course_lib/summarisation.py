@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from course_lib.recipes import AESLC_CANDIDATE_RECIPES, AESLC_RECIPES, train_encoder_decoder
+from course_lib.recipes import AESLC_RECIPES, train_encoder_decoder
 from course_lib.text import Vocab, bpe_tokens, train_bpe
 from course_lib.translation import TranslationData, translate
 
@@ -167,14 +167,12 @@ def build_summarisation_data(dataset, vocab_size: int = 4000, max_source_len: in
 
 def train_aeslc(name: str, data: TranslationData, minutes: float = 30.0, steps: int | None = None,
                 plan: Sequence[tuple[int, int]] = (), device=None, log=print, batch_size: int | None = None):
-    """Train ``recipes.AESLC_RECIPES[name]`` (or a candidate of ``AESLC_CANDIDATE_RECIPES``) on
-    ``data`` (``build_summarisation_data``): ``(model, history)``, by
-    ``recipes.train_encoder_decoder`` (its arguments); ``batch_size`` replaces the recipe's 32
-    emails (quick mode: fewer)."""
-    recipes = {**AESLC_RECIPES, **AESLC_CANDIDATE_RECIPES}
-    if name not in recipes:
-        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(recipes)}")
-    recipe = recipes[name]
+    """Train ``recipes.AESLC_RECIPES[name]`` on ``data`` (``build_summarisation_data``):
+    ``(model, history)``, by ``recipes.train_encoder_decoder`` (its arguments); ``batch_size``
+    replaces the recipe's 32 emails (quick mode: fewer)."""
+    if name not in AESLC_RECIPES:
+        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(AESLC_RECIPES)}")
+    recipe = AESLC_RECIPES[name]
     if batch_size is not None:
         recipe = replace(recipe, batch_size=batch_size)
     return train_encoder_decoder(recipe, data, minutes, steps, plan, device, log)

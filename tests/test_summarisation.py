@@ -139,7 +139,7 @@ def test_train_recipe_learns_a_tiny_recipe_and_summarise_decodes_text():
     # two-word subjects longer
     longer = summarise(model, data["validation"][:2], tokenizer, data.tgt_vocab, beam_size=2, min_len=6)
     assert all(len(text.split()) > len(short.split()) for text, short in zip(longer, outputs, strict=True))
-    with pytest.raises(ValueError, match="use one of attention, transformer"):
+    with pytest.raises(ValueError, match="use one of attention, pointer, transformer"):
         train_aeslc("gpt", data)
     with pytest.raises(ValueError, match="unknown model 'gpt'"):
         train_encoder_decoder(replace(recipe, model="gpt"), data)
