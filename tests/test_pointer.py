@@ -1,11 +1,13 @@
-"""The pointer-generator: its mixture by hand, its two limits, and the shared decoders."""
+"""The pointer-generators (GRU and Transformer): the mixture by hand, its two limits, and
+the shared decoders."""
 
 import pytest
 import torch
 
 from course_lib.decoding import beam_search, greedy_decode, tokens_until_eos
-from course_lib.models.pointer import PointerGeneratorSeq2Seq
+from course_lib.models.pointer import PointerGeneratorSeq2Seq, PointerTransformerSeq2Seq
 from course_lib.models.seq2seq import AttentionSeq2Seq, seq2seq_loss
+from course_lib.models.transformer import TransformerSeq2Seq
 
 V, BOS, EOS = 12, 1, 2
 SIZES = dict(embed_dim=8, hidden_size=16, bidirectional=True, readout_size=10)
@@ -136,3 +138,79 @@ def test_copying_learns_a_copy_task_faster_than_generating():
 def test_needs_one_shared_vocabulary():
     with pytest.raises(ValueError, match="one shared vocabulary"):
         PointerGeneratorSeq2Seq(12, 13, embed_dim=8, hidden_size=16)
+
+
+# --- The Transformer with a copy gate ------------------------------------------------------
+
+TRANSFORMER_SIZES = dict(embed_dim=16, num_heads=2, num_layers=2, ff_dim=32, dropout=0.0, max_len=16)
+
+
+def make_transformer_pair(seed=0):
+    torch.manual_seed(seed)
+    pointer = PointerTransformerSeq2Seq(V, V, **TRANSFORMER_SIZES).eval()
+    plain = TransformerSeq2Seq(V, V, **TRANSFORMER_SIZES).eval()
+    missing = plain.load_state_dict(pointer.state_dict(), strict=False)
+    assert missing.missing_keys == []
+    assert sorted(missing.unexpected_keys) == ["copy_key.bias", "copy_key.weight", "copy_query.bias",
+                                               "copy_query.weight", "gate.bias", "gate.weight"]
+    return pointer, plain
+
+
+@torch.no_grad()
+def test_transformer_copy_matches_the_formula_by_hand():
+    pointer, _ = make_transformer_pair()
+    src, lengths, tgt_in = batch()
+    log_p = pointer(src, lengths, tgt_in)  # (B, T, V)
+    torch.testing.assert_close(log_p.logsumexp(-1), torch.zeros(2, 4), atol=1e-5, rtol=0)
+    memory, src_mask = pointer._encode_memory(src, lengths)
+    states = pointer._decoder_states(tgt_in, memory, src_mask)  # (B, T, D)
+    for b in range(2):
+        for t in range(tgt_in.shape[1]):
+            h = states[b, t]  # (D,)
+            # The copy attention by hand: one query against every real source position.
+            real = int(lengths[b])
+            scores = torch.stack([pointer.copy_query(h) @ pointer.copy_key(memory[b, i]) for i in range(real)])
+            weights = (scores / 16**0.5).softmax(0)  # (real,)
+            context = sum(weights[i] * memory[b, i] for i in range(real))
+            p_gen = torch.sigmoid(pointer.gate(torch.cat([h, context])))
+            generate = pointer.output(h).softmax(0)
+            for token in range(V):
+                copied = sum(float(weights[i]) for i in range(real) if src[b, i] == token)
+                expected = p_gen * generate[token] + (1 - p_gen) * copied
+                assert float(log_p[b, t, token].exp()) == pytest.approx(float(expected), abs=1e-6)
+
+
+@torch.no_grad()
+def test_transformer_gate_open_is_the_transformer_and_closed_only_copies():
+    pointer, plain = make_transformer_pair()
+    src, lengths, tgt_in = batch()
+    set_gate(pointer, 60.0)  # p_gen = 1
+    torch.testing.assert_close(pointer(src, lengths, tgt_in), plain(src, lengths, tgt_in).log_softmax(-1),
+                               atol=1e-5, rtol=0)
+    set_gate(pointer, -60.0)  # p_gen = 0
+    p = pointer(src, lengths, tgt_in).exp()  # (B, T, V)
+    assert float(p[1][:, [0, 3, 4, 5, 6, 7, 10, 11]].max()) < 1e-9  # row 1 copies only 8 9 <eos>
+    torch.testing.assert_close(p[1][:, [8, 9, EOS]].sum(-1), torch.ones(4), atol=1e-5, rtol=0)
+    _, weights = pointer.forward_with_attention(src, lengths, tgt_in)  # (B, T, S) copy weights
+    torch.testing.assert_close(p[0][:, 5], weights[0][:, 0] + weights[0][:, 2], atol=1e-6, rtol=0)
+    assert float(weights[1][:, 3:].max()) == 0.0  # never at padding
+
+
+def test_transformer_decode_step_and_decode_agree_with_forward():
+    pointer, _ = make_transformer_pair(1)
+    src, lengths, tgt_in = batch()
+    with torch.no_grad():
+        log_p = pointer(src, lengths, tgt_in)
+        state = pointer.encode(src, lengths)
+        torch.testing.assert_close(pointer.decode(tgt_in, state), log_p, atol=1e-5, rtol=0)
+        for t in range(tgt_in.shape[1]):
+            step, state = pointer.decode_step(tgt_in[:, t], state)
+            torch.testing.assert_close(step, log_p[:, t], atol=1e-5, rtol=0)
+    greedy = tokens_until_eos(greedy_decode(pointer, src, lengths, max_len=6, bos_id=BOS, eos_id=EOS), EOS)
+    beam_one = beam_search(pointer, src, lengths, beam_size=1, max_len=6, bos_id=BOS, eos_id=EOS)
+    assert tokens_until_eos([hypotheses[0].tokens for hypotheses in beam_one], EOS) == greedy
+
+
+def test_transformer_needs_one_shared_vocabulary():
+    with pytest.raises(ValueError, match="one shared vocabulary"):
+        PointerTransformerSeq2Seq(12, 13, **TRANSFORMER_SIZES)

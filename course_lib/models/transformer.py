@@ -182,11 +182,15 @@ class TransformerSeq2Seq(nn.Module):
         return self._decode(tgt_in, state.memory, state.src_mask)
 
     def _decode(self, tgt_in, memory, src_mask) -> torch.Tensor:
+        return self.output(self._decoder_states(tgt_in, memory, src_mask))  # (B, T, V)
+
+    def _decoder_states(self, tgt_in, memory, src_mask) -> torch.Tensor:
+        """The decoder's last states (B, T, D), normalised: what the output layer reads."""
         _check_tokens(tgt_in, self.max_len, "tgt_in", "max_len")
         x = self._embed(self.tgt_embedding, tgt_in)
         for block in self.decoder:
             x, _, _ = block(x, memory, src_mask)
-        return self.output(self.decoder_norm(x))  # (B, T, V)
+        return self.decoder_norm(x)
 
     def decode_step(self, prev_tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
         """Logits (B, V) for the token after ``prev_tokens`` (B,), and the new state.
@@ -195,6 +199,11 @@ class TransformerSeq2Seq(nn.Module):
         ``forward``) on the prefix so far at its last position; each step computes one
         position, reusing the cached keys and values of the earlier ones.
         """
+        states, state = self._step(prev_tokens, state)  # (B, D)
+        return self.output(states), state
+
+    def _step(self, prev_tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+        """``decode_step`` before the output layer: the decoder's last state (B, D), normalised."""
         if not torch.is_tensor(prev_tokens) or prev_tokens.dim() != 1:
             raise ValueError("prev_tokens must be a 1-D LongTensor (B,) with one id per row")
         past_len = state.tokens.shape[1]
@@ -208,10 +217,10 @@ class TransformerSeq2Seq(nn.Module):
         for layer, block in enumerate(self.decoder):
             memory_kv = (state.memory_keys[layer], state.memory_values[layer])
             x, _, _ = block(x, state.memory, state.src_mask, cache=caches[layer], memory_kv=memory_kv)
-        logits = self.output(self.decoder_norm(x))[:, 0]  # (B, V)
         tokens = torch.cat([state.tokens, prev_tokens[:, None]], dim=1)  # (B, t + 1)
-        return logits, state._replace(tokens=tokens, self_keys=tuple(c.keys for c in caches),
-                                      self_values=tuple(c.values for c in caches))
+        state = state._replace(tokens=tokens, self_keys=tuple(c.keys for c in caches),
+                               self_values=tuple(c.values for c in caches))
+        return self.decoder_norm(x)[:, 0], state  # (B, D)
 
     def forward(
         self, src: torch.Tensor, src_lengths: torch.Tensor | None, tgt_in: torch.Tensor
