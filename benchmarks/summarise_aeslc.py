@@ -3,12 +3,13 @@
 Chapter 13's experiment in full. Baselines: the first k words of the body (k chosen on dev),
 the first sentence, the most frequent training subject. Models: the recipes of
 ``course_lib.recipes.AESLC_RECIPES`` (chapter 08's attention GRU, the same GRU with a copy gate
-of ``models.pointer``, chapter 09's Transformer; ``--models`` picks some) on one 4,000-subword
-BPE vocabulary, bodies cut to 64 subwords, each trained for ``--minutes``
-(``TrainConfig(budget_minutes=...)`` re-plans as training goes, as the chapters do); then greedy
-and beam search (beam 4, GNMT length penalty alpha 0, 1 or 2; and alpha 1 with a floor of 4 or 6
-subwords on the output, since the models' subjects come out shorter than the references), the
-decoding chosen on every third dev email (654) by ROUGE-1, and the test set scored once with it.
+of ``models.pointer``, chapter 09's Transformer, and the same Transformer with a copy gate;
+``--models`` picks some) on one 4,000-subword BPE vocabulary, bodies cut to 64 subwords, each
+trained for ``--minutes`` (``TrainConfig(budget_minutes=...)`` re-plans as training goes, as
+the chapters do); then greedy and beam search (``summarisation.DECODINGS``, chapter 13's: beam
+4, GNMT length penalty alpha 0, 1 or 2; and alpha 1 with a floor of 4 or 6 subwords on the
+output, since the models' subjects come out shorter than the references), the decoding chosen
+on every third dev email (654) by ROUGE-1, and the test set scored once with it.
 
 ROUGE-1/2/L F1 x 100 with ``rouge-score`` (stemming on), against the original subject (the
 published protocol) and against the three human annotations (mean and max over them).
@@ -34,6 +35,8 @@ import torch
 from course_lib import results as results_record
 from course_lib.recipes import AESLC_RECIPES
 from course_lib.summarisation import (
+    DECODINGS,
+    DEV_EVERY,
     build_summarisation_data,
     first_sentence,
     first_words,
@@ -50,14 +53,12 @@ PUBLISHED = {  # test, original subject, ROUGE-1/2/L F1
     "PEGASUS-large (pretrained; Zhang et al. 2020)": (37.68, 21.25, 36.51),
 }
 LEAD_KS = (2, 4, 6, 8, 10, 12, 14, 16, 20)
-# (beam size, length penalty alpha, minimum output length in subwords)
-DECODINGS = ((1, 0.0, 0), (4, 0.0, 0), (4, 1.0, 0), (4, 2.0, 0), (4, 1.0, 4), (4, 1.0, 6))
 ROW_NAMES = {  # the README's row of each recipe
     "attention": "GRU encoder-decoder + attention, 256 bidirectional",
     "transformer": "Transformer encoder-decoder, 3 + 3 × 256, 4,000 BPE subwords",
     "pointer": "the same GRU + attention with a copy gate (pointer-generator, See et al. 2017)",
+    "pointer-transformer": "the same Transformer with a copy gate over a copy attention",
 }
-DEV_EVERY = 3  # every third dev email (654) chooses the decoding: beam search is slow on a CPU
 
 
 def parse_args() -> argparse.Namespace:
