@@ -138,7 +138,8 @@ def main() -> None:
         label = f"{name} ({decoding})"
         results[label], lengths[label] = rouge_report(predictions, test), words(predictions)
         notes[label] = (ROW_NAMES.get(name, name), f"{decoding}, chosen on dev; {trained:,} steps, budget "
-                        f"{args.minutes:g} min; writes {lengths[label]}", history.seconds)
+                        f"{args.minutes:g} min at {args.threads} torch thread{'s' * (args.threads > 1)}; "
+                        f"writes {lengths[label]}", history.seconds)
     print(f"\nAESLC test ({len(test):,} emails), ROUGE-1/2/L F1 x 100 (rouge-score, stemmed) against:")
     print(f"{'':<46} {'original subject':^20}  |  {'annotations, mean':^20}  |  {'annotations, max':^20}")
     for name, report in results.items():
