@@ -89,14 +89,16 @@ class PointerGeneratorSeq2Seq(AttentionSeq2Seq):
 
 
 class PointerDecoderState(NamedTuple):
-    """``PointerTransformerSeq2Seq``'s decoding state: the Transformer's, and the source ids."""
+    """``PointerTransformerSeq2Seq``'s decoding state: the Transformer's, the source ids and
+    the copy attention's keys (projected once per source, not at every step)."""
 
     decoder: DecoderState
     src: torch.Tensor  # (B, S) the ids a step may copy
+    copy_keys: torch.Tensor  # (B, S, D)
 
     def select(self, index: torch.Tensor) -> PointerDecoderState:
         """The rows ``index`` (B',) of the batch (beams), as ``DecoderState.select``."""
-        return PointerDecoderState(self.decoder.select(index), self.src[index])
+        return PointerDecoderState(self.decoder.select(index), self.src[index], self.copy_keys[index])
 
 
 class PointerTransformerSeq2Seq(TransformerSeq2Seq):
@@ -113,16 +115,16 @@ class PointerTransformerSeq2Seq(TransformerSeq2Seq):
         self.copy_key = nn.Linear(embed_dim, embed_dim)
         self.gate = nn.Linear(2 * embed_dim, 1)  # p_gen = sigmoid(w . [state; context] + b)
 
-    def copy_attention(self, states, memory, src_mask) -> torch.Tensor:
-        """Copy weights (B, T, S) of decoder ``states`` (B, T, D) over ``memory`` (B, S, D);
-        zero at padding (``src_mask`` (B, S) False)."""
-        scores = self.copy_query(states) @ self.copy_key(memory).transpose(1, 2)  # (B, T, S)
+    def copy_attention(self, states, copy_keys, src_mask) -> torch.Tensor:
+        """Copy weights (B, T, S) of decoder ``states`` (B, T, D) over the memory's
+        ``copy_keys = self.copy_key(memory)`` (B, S, D); zero at padding (``src_mask`` False)."""
+        scores = self.copy_query(states) @ copy_keys.transpose(1, 2)  # (B, T, S)
         scores = scores.float() / math.sqrt(self.embed_dim)
         return scores.masked_fill(~src_mask[:, None, :], float("-inf")).softmax(dim=-1)
 
-    def _scores(self, states, memory, src_mask, src) -> tuple[torch.Tensor, torch.Tensor]:
+    def _scores(self, states, memory, copy_keys, src_mask, src) -> tuple[torch.Tensor, torch.Tensor]:
         """log P (B, T, V) and the copy weights (B, T, S) from the decoder's ``states`` (B, T, D)."""
-        weights = self.copy_attention(states, memory, src_mask)  # (B, T, S)
+        weights = self.copy_attention(states, copy_keys, src_mask)  # (B, T, S)
         context = weights.to(memory.dtype) @ memory  # (B, T, D)
         gate_logits = self.gate(torch.cat([states, context.to(states.dtype)], dim=-1))  # (B, T, 1)
         return log_copy_mixture(self.output(states), gate_logits, weights, src), weights
@@ -131,7 +133,8 @@ class PointerTransformerSeq2Seq(TransformerSeq2Seq):
         """Teacher forcing: log P (B, T, V) of the token after each of ``tgt_in`` (B, T), and
         the copy weights (B, T, S) it mixed in (as ``PointerGeneratorSeq2Seq``'s attention)."""
         memory, src_mask = self._encode_memory(src, src_lengths)  # (B, S, D), (B, S)
-        return self._scores(self._decoder_states(tgt_in, memory, src_mask), memory, src_mask, src)
+        states = self._decoder_states(tgt_in, memory, src_mask)  # (B, T, D)
+        return self._scores(states, memory, self.copy_key(memory), src_mask, src)
 
     def forward(self, src, src_lengths, tgt_in) -> torch.Tensor:
         """Teacher forcing: log P (B, T, V) of the token after each of ``tgt_in`` (B, T)."""
@@ -139,16 +142,18 @@ class PointerTransformerSeq2Seq(TransformerSeq2Seq):
 
     def encode(self, src, src_lengths=None) -> PointerDecoderState:
         """As ``TransformerSeq2Seq.encode``, and the state keeps the source ids to copy from."""
-        return PointerDecoderState(super().encode(src, src_lengths), src)
+        inner = super().encode(src, src_lengths)
+        return PointerDecoderState(inner, src, self.copy_key(inner.memory))
 
     def decode(self, tgt_in, state: PointerDecoderState) -> torch.Tensor:
         """log P (B, T, V) for the whole prefix ``tgt_in`` after ``encode``."""
         inner = state.decoder
         states = self._decoder_states(tgt_in, inner.memory, inner.src_mask)  # (B, T, D)
-        return self._scores(states, inner.memory, inner.src_mask, state.src)[0]
+        return self._scores(states, inner.memory, state.copy_keys, inner.src_mask, state.src)[0]
 
     def decode_step(self, prev_tokens, state: PointerDecoderState):
         """log P (B, V) of the token after ``prev_tokens`` (B,), and the new state."""
         states, inner = self._step(prev_tokens, state.decoder)  # (B, D)
-        log_p, _ = self._scores(states[:, None], inner.memory, inner.src_mask, state.src)  # (B, 1, V)
-        return log_p[:, 0], PointerDecoderState(inner, state.src)
+        log_p, _ = self._scores(states[:, None], inner.memory, state.copy_keys, inner.src_mask,
+                                state.src)  # (B, 1, V)
+        return log_p[:, 0], state._replace(decoder=inner)
