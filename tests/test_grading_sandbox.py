@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+import course_lib
 from course_lib.cli import build_parser
 from course_lib.grading import sandbox, wire
 from course_lib.grading.grader import find_submissions, result_folder, safe_name
@@ -153,6 +154,7 @@ PROBES = {
                "for n in ('AS', 'CPU', 'FSIZE', 'NPROC', 'CORE')]"),
     "home": "os.path.expanduser('~'), os.getcwd(), os.access('.', os.W_OK)",
     "read_only": f"os.access({str(Path(sys.prefix))!r}, os.W_OK)",
+    "course_lib": "import course_lib; course_lib.__file__",
 }
 
 
@@ -201,6 +203,38 @@ def test_the_kernel_sees_no_instructor_files(kernel_view):
     environment = eval(kernel_view["environment"])
     assert "COURSE_GRADER_CANARY" not in environment  # nothing of the grader's own environment
     assert not any("solutions" in value for value in environment.values())
+    # the kernel imports the course_lib the grader imported (the bound one)
+    assert eval(kernel_view["course_lib"]) == str(Path(course_lib.__file__).resolve())
+
+
+KERNEL_IMPORTS = """
+import asyncio, sys, tempfile
+from course_lib.grading import sandbox
+from course_lib.grading.runner import KernelSession
+
+async def look():
+    async with KernelSession(tempfile.mkdtemp(), sandbox.Limits(memory_mb=3000)) as session:
+        run = await session.execute("import course_lib; course_lib.__file__", timeout=30)
+        return run.status, run.error_text, run.outputs
+print(asyncio.run(look()))
+"""
+
+
+@pytest.mark.slow
+def test_a_grader_run_from_another_copy_of_course_lib_gives_the_kernel_that_copy(tmp_path):
+    """The venv's editable install points at this checkout; a grader that imports course_lib
+    from another copy (PYTHONPATH) binds only that copy, so the kernel must import it too."""
+    sandbox.probe()
+    copy = tmp_path / "other-checkout"
+    shutil.copytree(ROOT / "course_lib", copy / "course_lib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    done = subprocess.run([sys.executable, "-c", KERNEL_IMPORTS], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, error, outputs = eval(done.stdout.strip().splitlines()[-1])
+    assert status == "ok", error
+    assert eval(outputs[-1]["data"]["text/plain"]) == str((copy / "course_lib" / "__init__.py").resolve())
 
 
 @pytest.mark.slow

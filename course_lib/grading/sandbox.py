@@ -134,11 +134,17 @@ def read_only_paths() -> list[Path]:
 
 
 def kernel_environment(base: dict[str, str]) -> dict[str, str]:
-    """The kernel's environment: ``base`` (the grading defaults) plus a home and a PATH."""
+    """The kernel's environment: ``base`` (the grading defaults) plus a home, a PATH, and a
+    PYTHONPATH that makes ``import course_lib`` find the copy the grader imported (the one
+    ``read_only_paths`` binds), not whatever the virtual environment would resolve: with the
+    grader's ``course_lib`` from another checkout, that one is not in the sandbox at all."""
+    import course_lib
+
     env = {key: value for key, value in base.items() if key.isidentifier()}
     env.update({"HOME": HOME, "USER": "student", "LOGNAME": "student", "IPYTHONDIR": f"{HOME}/.ipython", "MPLCONFIGDIR": f"{HOME}/.mpl",
                 "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1"})
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONPATH": str(Path(course_lib.__file__).resolve().parent.parent)})
     for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):
         if os.environ.get(variable):
             env[variable] = os.environ[variable]
