@@ -118,11 +118,17 @@ def _mount_points(read_only: list[Path], writable: list[Path]) -> list[str]:
     return args
 
 
-def read_only_paths() -> list[Path]:
-    """What the kernel may read besides the system: Python, the venv, course_lib, corpora."""
+def course_lib_folder() -> Path:
+    """The folder of the ``course_lib`` package this grader imported (resolved): the copy the
+    sandbox binds, and the one the kernel must import."""
     import course_lib
 
-    paths = [Path(sys.base_prefix), Path(sys.prefix), Path(course_lib.__file__).parent]
+    return Path(course_lib.__file__).resolve().parent
+
+
+def read_only_paths() -> list[Path]:
+    """What the kernel may read besides the system: Python, the venv, course_lib, corpora."""
+    paths = [Path(sys.base_prefix), Path(sys.prefix), course_lib_folder()]
     for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):
         if os.environ.get(variable):
             paths.append(Path(os.environ[variable]))
@@ -138,13 +144,11 @@ def kernel_environment(base: dict[str, str]) -> dict[str, str]:
     PYTHONPATH that makes ``import course_lib`` find the copy the grader imported (the one
     ``read_only_paths`` binds), not whatever the virtual environment would resolve: with the
     grader's ``course_lib`` from another checkout, that one is not in the sandbox at all."""
-    import course_lib
-
     env = {key: value for key, value in base.items() if key.isidentifier()}
     env.update({"HOME": HOME, "USER": "student", "LOGNAME": "student", "IPYTHONDIR": f"{HOME}/.ipython", "MPLCONFIGDIR": f"{HOME}/.mpl",
                 "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
                 "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONPATH": str(Path(course_lib.__file__).resolve().parent.parent)})
+                "PYTHONPATH": str(course_lib_folder().parent)})
     for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):
         if os.environ.get(variable):
             env[variable] = os.environ[variable]
