@@ -106,7 +106,7 @@ class Encoder(nn.Module):
         return outputs, final  # (B, S, Hs)
 
 
-def _check_source(src, src_lengths, vocab_size: int) -> None:
+def check_source(src, src_lengths, vocab_size: int) -> None:
     if not torch.is_tensor(src) or src.dim() != 2 or src.dtype != torch.long:
         got = f"{tuple(src.shape)} {src.dtype}" if torch.is_tensor(src) else type(src).__name__
         raise TypeError(f"src must be a LongTensor of ids (B, S), got {got}")
@@ -174,7 +174,7 @@ class _RecurrentSeq2Seq(nn.Module):
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> Seq2SeqState:
         """Run the encoder once: the decoder's initial state (plus memory for attention)."""
-        _check_source(src, src_lengths, self.src_vocab_size)
+        check_source(src, src_lengths, self.src_vocab_size)
         outputs, final = self.encoder(src, src_lengths)  # (B, S, Hs)
         return self._make_state(self._initial_hidden(final), outputs, src_lengths)
 
