@@ -110,10 +110,12 @@ def copy_tagging_loss(model, batch) -> torch.Tensor:
 
 
 def train_copy_tagger(recipe, data: ExtractionData, minutes: float | None = None, steps: int | None = None,
-                      plan: Sequence[tuple[int, int]] = (), device=None, log=print, validations: int = 10):
+                      plan: Sequence[tuple[int, int]] = (), device=None, log=print, validations: int = 10,
+                      batch_size: int | None = None):
     """Train a ``CopyTagger`` of ``recipe`` (``recipes.CopyTaggerRecipe``) on ``data``:
     ``(model, history)``, budgeted like ``recipes.train_encoder_decoder`` (the recipe's
-    ``minutes`` unless ``minutes`` or ``steps`` is given; ``plan`` replays a budgeted run)."""
+    ``minutes`` unless ``minutes`` or ``steps`` is given; ``plan`` replays a budgeted run);
+    ``batch_size`` replaces the recipe's 32 emails (quick mode: fewer)."""
     from course_lib.data import make_loader
     from course_lib.device import get_device, seed_everything
     from course_lib.models.extractor import CopyTagger
@@ -123,7 +125,7 @@ def train_copy_tagger(recipe, data: ExtractionData, minutes: float | None = None
         raise ValueError("a plan replays a budgeted run: give its steps too")
     minutes = recipe.minutes if minutes is None and steps is None else minutes
     pad_id = data.vocab.pad_id
-    loader = make_loader(data["train"], recipe.batch_size, pad_id=pad_id,
+    loader = make_loader(data["train"], batch_size or recipe.batch_size, pad_id=pad_id,
                          lengths=[len(ids) for ids, _ in data["train"]])
     val_loader = make_loader(data["validation"], 128, pad_id=pad_id, shuffle=False,
                              lengths=[len(ids) for ids, _ in data["validation"]])

@@ -111,7 +111,7 @@ class TranslationRecipe:
 class CopyTaggerRecipe:
     """Chapter 13's extractive model: a ``models.extractor.CopyTagger`` with ``sizes``, batches of
     ``batch_size`` emails, ``optimisation`` and a budget of ``minutes`` (trained by
-    ``extraction.train_copy_tagger``); ``quick`` the settings quick mode changes."""
+    ``extraction.train_copy_tagger``; quick mode passes fewer steps and emails to it)."""
 
     name: str
     chapter: str
@@ -119,8 +119,6 @@ class CopyTaggerRecipe:
     optimisation: Optimisation
     minutes: float = 30.0
     batch_size: int = 32
-    checkpoint: str = ""
-    quick: Mapping[str, Any] = field(default_factory=frozen)
 
 
 @dataclass(frozen=True)
@@ -394,8 +392,7 @@ AESLC_RECIPES: Mapping[str, TranslationRecipe] = MappingProxyType({recipe.name: 
 # 26.59 / 12.19 / 25.32 after 25 (1,459 steps). No bfloat16: the LSTM gains nothing from it on a CPU.
 AESLC_COPY_TAGGER = CopyTaggerRecipe(
     "copy-tagger", "13", frozen(embed_dim=128, hidden_size=192, num_layers=2, cell="lstm", dropout=0.2),
-    Optimisation(lr=2e-3, min_lr=2e-4, weight_decay=0.01), minutes=30.0, batch_size=32,
-    checkpoint="ch13_copy_tagger_aeslc.pt")
+    Optimisation(lr=2e-3, min_lr=2e-4, weight_decay=0.01), minutes=30.0, batch_size=32)
 
 
 # ---------------------------------------------------------------- chapter 11 (word senses)

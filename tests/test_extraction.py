@@ -142,3 +142,6 @@ def test_a_tiny_tagger_learns_to_cut_the_subjects_span():
         extract_subjects(None, bodies, data.vocab, 0.5, 4, probabilities=p[:2])
     with pytest.raises(ValueError, match="a plan replays a budgeted run"):
         train_copy_tagger(recipe, data, plan=[(0, 10)])
+    lines.clear()
+    train_copy_tagger(recipe, data, steps=2, batch_size=8, log=lines.append)
+    assert lines[0].endswith("training 2 steps = 1.0 epochs")  # 16 emails in batches of 8
