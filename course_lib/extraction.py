@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from course_lib.text import PAD, UNK, Vocab
 
 WORD = re.compile(r"[A-Za-z0-9]+")
+MAX_WORDS = 160  # the body's first 160 words are read: the subject is mostly near the top
 # (threshold, max_span) pairs chapter 13 and benchmarks/summarise_aeslc.py try on dev.
 SPAN_CHOICES = tuple((threshold, max_span) for threshold in (0.05, 0.1, 0.15, 0.2, 0.3)
                      for max_span in (4, 6, 8, 12))
@@ -70,36 +71,32 @@ def copy_labels(words: Sequence[str], subject: str) -> list[int]:
 @dataclass(frozen=True)
 class ExtractionData:
     """Per split, one ``(word ids, labels)`` pair per email (bodies with no word get ``[<unk>]``
-    and label 0, so that no email is dropped); the word ``vocab`` and the ``max_words`` read."""
+    and label 0, so that no email is dropped), and the word ``vocab``."""
 
     splits: dict[str, list[tuple[list[int], list[int]]]]
     vocab: Vocab
-    max_words: int
 
     def __getitem__(self, split: str) -> list[tuple[list[int], list[int]]]:
         return self.splits[split]
 
 
-def _encode(body: str, vocab: Vocab, max_words: int) -> list[int]:
-    return vocab.encode([match.group().lower() for match in body_words(body, max_words)]) or [vocab.unk_id]
+def _ids(words: Sequence[str], vocab: Vocab) -> list[int]:
+    return vocab.encode([word.lower() for word in words]) or [vocab.unk_id]
 
 
-def build_extraction_data(dataset, max_words: int = 160, min_freq: int = 2) -> ExtractionData:
-    """``ExtractionData`` of every split of ``dataset`` (rows with "body" and "subject"): the
-    vocabulary comes from the training bodies only."""
+def build_extraction_data(dataset, max_words: int = MAX_WORDS, min_freq: int = 2) -> ExtractionData:
+    """``ExtractionData`` of every split of ``dataset`` (rows with "body" and "subject"), reading
+    each body's first ``max_words`` words: the vocabulary comes from the training bodies only."""
     if max_words < 1 or min_freq < 1:
         raise ValueError(f"max_words and min_freq must be >= 1, got {max_words} and {min_freq}")
-    train_words = [[match.group().lower() for match in body_words(body, max_words)]
-                   for body in dataset["train"]["body"]]
-    vocab = Vocab.build(train_words, min_freq=min_freq, specials=(PAD, UNK))
-    splits = {}
-    for name in dataset:
-        pairs = []
-        for body, subject in zip(dataset[name]["body"], dataset[name]["subject"], strict=True):
-            words = [match.group() for match in body_words(body, max_words)]
-            pairs.append((_encode(body, vocab, max_words), copy_labels(words, subject) or [0]))
-        splits[name] = pairs
-    return ExtractionData(splits, vocab, max_words)
+    words = {name: [[match.group() for match in body_words(body, max_words)] for body in dataset[name]["body"]]
+             for name in dataset}
+    vocab = Vocab.build([[word.lower() for word in body] for body in words["train"]], min_freq=min_freq,
+                        specials=(PAD, UNK))
+    splits = {name: [(_ids(body, vocab), copy_labels(body, subject) or [0])
+                     for body, subject in zip(words[name], dataset[name]["subject"], strict=True)]
+              for name in dataset}
+    return ExtractionData(splits, vocab)
 
 
 def copy_tagging_loss(model, batch) -> torch.Tensor:
@@ -149,7 +146,7 @@ def copy_probabilities(model, pairs, batch_size: int = 128) -> list[torch.Tensor
 
     model.eval()
     device = next(model.parameters()).device
-    loader = make_loader(pairs, batch_size, pad_id=0, shuffle=False)
+    loader = make_loader(pairs, batch_size, pad_id=0, shuffle=False)  # padding: packed away, never read
     probabilities = []
     for batch in loader:
         batch = batch.to(device)
@@ -177,12 +174,12 @@ def best_span(scores: torch.Tensor, max_span: int) -> tuple[int, int]:
 
 
 def extract_subjects(model, bodies: Sequence[str], vocab: Vocab, threshold: float, max_span: int,
-                     max_words: int = 160, probabilities: Sequence[torch.Tensor] | None = None) -> list[str]:
+                     max_words: int = MAX_WORDS, probabilities: Sequence[torch.Tensor] | None = None) -> list[str]:
     """One subject per body: its best span (``best_span`` of ``p - threshold``) cut from the body
     as written, whitespace collapsed. ``probabilities`` (from ``copy_probabilities`` of the same
     bodies) skips the model, to try many thresholds on one pass."""
     if probabilities is None:
-        pairs = [(_encode(body, vocab, max_words), [0]) for body in bodies]
+        pairs = [(_ids([match.group() for match in body_words(body, max_words)], vocab), [0]) for body in bodies]
         probabilities = copy_probabilities(model, pairs)
     if len(probabilities) != len(bodies):
         raise ValueError(f"{len(probabilities)} probability rows for {len(bodies)} bodies: "
