@@ -3,7 +3,8 @@ chapter 11 and ``benchmarks/contextual_wsd.py`` share.
 
 Everything is trained on the training sentences only (never the test split): skip-gram vectors
 (chapter 03's model), then a bidirectional language model, either two LSTMs (ELMo's recipe,
-chapters 05-06) or two GPTs (chapter 09), each within a wall-clock budget. Senses are then
+chapters 05-06) or two GPTs (chapter 09) that read those skip-gram vectors, frozen, as their
+word embeddings, each within a wall-clock budget. Senses are then
 read off frozen vectors with ``course_lib.contextual``'s nearest sense centroid or logistic
 probe, one classifier per ambiguous word, and scored per word (accuracy, macro-F1).
 """
@@ -164,10 +165,20 @@ class AdaptiveBidirectionalLM(BidirectionalLM):
             for _ in range(2))
 
 
-def make_bidirectional_lm(kind: str, vocab_size: int, recipe: BidirectionalLMRecipe) -> AdaptiveBidirectionalLM:
+STATIC_INPUT_LENGTH = 0.5
+
+
+def make_bidirectional_lm(kind: str, vocab_size: int, recipe: BidirectionalLMRecipe,
+                          static_vectors: torch.Tensor | None = None) -> AdaptiveBidirectionalLM:
     """Two fresh models of ``kind`` ("lstm" or "gpt") with ``recipe.sizes``, no
     dropout (a few passes over the data do not overfit), and their adaptive softmaxes (the
-    recipe's cutoffs below the vocabulary size; half of it if none is)."""
+    recipe's cutoffs below the vocabulary size; half of it if none is).
+
+    A recipe with ``static_inputs`` needs ``static_vectors`` (V, D): both models' token
+    embeddings become those vectors, each scaled to length ``STATIC_INPUT_LENGTH`` (skip-gram's
+    are about 3 long, a GPT's own start near 0.2), and stay frozen. ELMo's layer 0 is likewise a
+    context-free word vector; here the language models spend their budget on context alone.
+    """
     if kind == "lstm":
         make = lambda: RNNLanguageModel(vocab_size, cell="lstm", **recipe.sizes)  # noqa: E731
         width = recipe.sizes["hidden_size"]
@@ -177,7 +188,30 @@ def make_bidirectional_lm(kind: str, vocab_size: int, recipe: BidirectionalLMRec
     else:
         raise ValueError(f"kind must be 'lstm' or 'gpt', got {kind!r}")
     cutoffs = [c for c in recipe.cutoffs if c < vocab_size - 1] or [vocab_size // 2]
-    return AdaptiveBidirectionalLM(make(), make(), width, vocab_size, cutoffs)
+    model = AdaptiveBidirectionalLM(make(), make(), width, vocab_size, cutoffs)
+    if recipe.static_inputs:
+        _freeze_static_inputs(model, kind, static_vectors, (vocab_size, recipe.sizes["embed_dim"]))
+    elif static_vectors is not None:
+        raise ValueError(f"this {kind} recipe trains its own embeddings (static_inputs=False): "
+                         "leave static_vectors out, or use a recipe with static_inputs=True")
+    return model
+
+
+def _freeze_static_inputs(model: BidirectionalLM, kind: str, vectors: torch.Tensor | None,
+                          shape: tuple[int, int]) -> None:
+    if vectors is None:
+        raise ValueError(f"this {kind} recipe reads static vectors (static_inputs=True): pass "
+                         f"static_vectors, a {shape} tensor such as wsd.train_skipgram's")
+    if tuple(vectors.shape) != shape:
+        raise ValueError(f"static_vectors must be (vocab_size, embed_dim) = {shape}, got "
+                         f"{tuple(vectors.shape)}: train them on the same vocabulary, with "
+                         "embed_dim equal to the recipe's")
+    scaled = vectors.float() / vectors.float().norm(dim=1, keepdim=True).clamp_min(1e-6)
+    for lm in (model.forward_lm, model.backward_lm):
+        embedding = lm.token_embedding if kind == "gpt" else lm.embedding
+        with torch.no_grad():
+            embedding.weight.copy_(STATIC_INPUT_LENGTH * scaled)
+        embedding.weight.requires_grad_(False)  # a GPT's tied output layer too: never read
 
 
 def _direction_loss(lm: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -196,17 +230,19 @@ def bidirectional_loss(model: AdaptiveBidirectionalLM, batch) -> torch.Tensor:
 
 def train_bidirectional_lm(kind: str, stream: torch.Tensor, vocab_size: int, minutes: float,
                            recipe: BidirectionalLMRecipe | None = None, device: torch.device | str = "cpu",
-                           seed: int = 0) -> tuple[AdaptiveBidirectionalLM, History]:
+                           seed: int = 0, static_vectors: torch.Tensor | None = None
+                           ) -> tuple[AdaptiveBidirectionalLM, History]:
     """A bidirectional LM of ``kind`` trained on random windows of ``stream`` and of its reverse,
     for ``minutes`` of wall-clock time, as the chapters 05-09 budgets are: ``steps_within`` times
     a few updates for a first plan and ``TrainConfig(budget_minutes=minutes)`` re-plans as
     training goes, so that the cosine decay ends when the budget does even when the speed of a
     step changes (a machine shared with other jobs). The first plan's probe runs before the
-    budget starts.
+    budget starts. ``static_vectors``: for a recipe with ``static_inputs`` (see
+    ``make_bidirectional_lm``).
     """
     recipe = WSD_LM_RECIPES[kind] if recipe is None else recipe
     seed_everything(seed)
-    model = make_bidirectional_lm(kind, vocab_size, recipe).to(device)
+    model = make_bidirectional_lm(kind, vocab_size, recipe, static_vectors).to(device)
     backward_stream = stream.flip(0)
     generator = torch.Generator().manual_seed(seed)
 

@@ -236,8 +236,9 @@ def test_bidirectional_lm_trains_briefly_and_gives_features(kind):
     quick = QUICK_WSD_LM_RECIPES[kind]
     recipe = replace(quick, cutoffs=(4,), block_size=8, batch_size=4,
                      sizes=frozen(quick.sizes, **({"block_size": 8} if kind == "gpt" else {})))
+    vectors = torch.randn(len(data.vocab), recipe.sizes["embed_dim"]) if recipe.static_inputs else None
     model, history = wsd.train_bidirectional_lm(kind, stream, len(data.vocab), minutes=0.02,
-                                                recipe=recipe)
+                                                recipe=recipe, static_vectors=vectors)
     assert history.steps and history.seconds < 60
     assert history.plan and history.plan[0][0] == 0  # a budgeted run: planned, and re-planned as it went
     train_x, test_x = wsd.contextual_features(model, data)
@@ -247,6 +248,27 @@ def test_bidirectional_lm_trains_briefly_and_gives_features(kind):
     assert 0 < nats < 2 * math.log(len(data.vocab))
     with pytest.raises(ValueError, match="kind must be"):
         wsd.make_bidirectional_lm("cnn", 10, recipe)
+    if recipe.static_inputs:  # the frozen inputs did not move, and are the scaled vectors
+        expected = wsd.STATIC_INPUT_LENGTH * vectors / vectors.norm(dim=1, keepdim=True)
+        for lm in (model.forward_lm, model.backward_lm):
+            torch.testing.assert_close(lm.token_embedding.weight, expected)
+        torch.testing.assert_close(train_x[:, 0, :100], expected[wsd.target_ids(data.train)]
+                                   + model.forward_lm.positions.embedding.weight[[p + 1 for p in data.train.positions]])
+
+
+def test_static_inputs_are_checked():
+    gpt, lstm = QUICK_WSD_LM_RECIPES["gpt"], QUICK_WSD_LM_RECIPES["lstm"]
+    assert gpt.static_inputs and not lstm.static_inputs
+    model = wsd.make_bidirectional_lm("gpt", 30, gpt, torch.randn(30, 100))
+    assert not model.forward_lm.token_embedding.weight.requires_grad
+    assert all(p.requires_grad for n, p in model.named_parameters() if "token_embedding" not in n
+               and "lm_head" not in n)
+    with pytest.raises(ValueError, match="reads static vectors"):
+        wsd.make_bidirectional_lm("gpt", 30, gpt)
+    with pytest.raises(ValueError, match=r"must be \(vocab_size, embed_dim\) = \(30, 100\), got \(30, 64\)"):
+        wsd.make_bidirectional_lm("gpt", 30, gpt, torch.randn(30, 64))
+    with pytest.raises(ValueError, match="trains its own embeddings"):
+        wsd.make_bidirectional_lm("lstm", 30, lstm, torch.randn(30, 64))
 
 
 def test_prepare_builds_ids_and_caps_sentences_per_word():
@@ -282,7 +304,8 @@ def test_full_lm_recipe_starts_near_uniform_and_trains_two_steps(kind):
 
     recipe, vocab_size = WSD_LM_RECIPES[kind], 15_502
     torch.manual_seed(0)
-    model = wsd.make_bidirectional_lm(kind, vocab_size, recipe)
+    vectors = torch.randn(vocab_size, recipe.sizes["embed_dim"]) if recipe.static_inputs else None
+    model = wsd.make_bidirectional_lm(kind, vocab_size, recipe, vectors)
     stream = torch.randint(vocab_size, (2_000,))
     T, B = recipe.block_size, 2
     batch = (stream[:T].repeat(B, 1), stream[1 : T + 1].repeat(B, 1),
