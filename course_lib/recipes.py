@@ -409,7 +409,8 @@ WSD_LM_RECIPES: Mapping[str, BidirectionalLMRecipe] = MappingProxyType({
                                   optimisation=Optimisation(lr=3e-3, min_lr=3e-4, warmup_steps=50,
                                                             weight_decay=0.01, cpu_amp=True)),
     # The GPT reads the 100-d skip-gram vectors, frozen: with its own embeddings it reached mean
-    # macro-F1 0.715 (all layers, probe; 1,527 steps at one thread), with them 0.808 (1,469 steps).
+    # macro-F1 0.715 (all layers, probe; 1,527 steps at one thread), with them 0.808 (1,469 steps
+    # at one thread) and 0.799 (2,387 steps at two threads).
     "gpt": BidirectionalLMRecipe("gpt", frozen(block_size=64, embed_dim=100, num_heads=4, num_layers=4),
                                  cutoffs=(2000, 6000), block_size=64, batch_size=32,
                                  optimisation=Optimisation(lr=2e-3, min_lr=2e-4, warmup_steps=100,
