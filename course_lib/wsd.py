@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_lib.contextual import (
@@ -206,7 +207,7 @@ def _freeze_static_inputs(model: BidirectionalLM, kind: str, vectors: torch.Tens
         raise ValueError(f"static_vectors must be (vocab_size, embed_dim) = {shape}, got "
                          f"{tuple(vectors.shape)}: train them on the same vocabulary, with "
                          "embed_dim equal to the recipe's")
-    scaled = vectors.float() / vectors.float().norm(dim=1, keepdim=True).clamp_min(1e-6)
+    scaled = F.normalize(vectors.float(), dim=1)  # (V, D), each of length 1
     for lm in (model.forward_lm, model.backward_lm):
         embedding = lm.token_embedding if kind == "gpt" else lm.embedding
         with torch.no_grad():
